@@ -1,0 +1,239 @@
+"""The feature registry: one place that says what every feature is and how it is made.
+
+Each :class:`FeatureSpec` maps a name to its stage (a builder), its dimension, unit,
+latency, the frequencies of its bins (if any), its parameters (a frozen dataclass, the
+``[features.<name>]`` config table) and the nodes it is computed from. The engine's
+:class:`~fluxstream.dsp.graph.Graph` is built from these entries, so shared work (one
+framing, one FFT) is done once, and ``fluxstream features`` prints them.
+
+Adding a feature = a kernel (a pure function), a node (this module's small adapters, or a
+stateful stage class), one :func:`register` call below, and its tests.
+
+Internal nodes (``frames``, ``stft``) are registered with ``public=False``: features depend
+on them, users cannot request them. ``frames`` is the graph's root: its node is a
+:class:`~fluxstream.dsp.framing.Framer`, fed with blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..errors import ConfigError
+from . import spectral
+from .framing import Framer
+from .stft import WindowedFFT
+
+__all__ = [
+    "AnalysisContext",
+    "FeatureSpec",
+    "Node",
+    "NoParams",
+    "REGISTRY",
+    "register",
+    "get",
+    "public_names",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisContext:
+    """What every node builder may depend on: the stream and the STFT clock.
+
+    Attributes
+    ----------
+    sample_rate : int > 0 [Hz]
+    channels : int > 0
+    n_fft, hop_length, win_length : int > 0 [samples]
+    window : str
+    center : bool
+    fft_backend : str or None
+    """
+
+    sample_rate: int
+    channels: int = 1
+    n_fft: int = 2048
+    hop_length: int = 512
+    win_length: int | None = None
+    window: str = "hann"
+    center: bool = True
+    fft_backend: str | None = None
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    @property
+    def frame_latency(self) -> int:
+        """Samples after a frame's reference time that its window needs."""
+        return self.n_fft - self.n_fft // 2
+
+
+class Node(Protocol):
+    """A graph node: ``process(*inputs)`` over one tick's frame batch, ``reset()``.
+
+    Inputs and output are laid out ``(channels, n_frames, ...)``; the output's last axis is
+    the feature dimension.
+    """
+
+    def process(self, *inputs: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoParams:
+    """Parameters of a feature that has none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSpec:
+    """Registry entry of one feature (or internal node).
+
+    Attributes
+    ----------
+    name : str
+    unit : str
+        Unit of the values (``"Hz"``, ``"linear"``, ``"dB"``...).
+    description : str
+        One line for ``fluxstream features``.
+    inputs : tuple of str
+        Names of the nodes it consumes, in the order ``process`` takes them.
+    dim : callable(ctx, params) -> int
+        Values per frame (per channel).
+    build : callable(ctx, params) -> Node
+    params : type
+        Frozen dataclass of its ``[features.<name>]`` parameters.
+    freqs : callable(ctx, params) -> ndarray, optional
+        Frequency of each bin [Hz], for features whose bins have one.
+    extra_latency : callable(ctx, params) -> int
+        Latency [samples] this node adds on top of its inputs'.
+    public : bool
+        Whether users may request it.
+    """
+
+    name: str
+    unit: str
+    description: str
+    inputs: tuple[str, ...]
+    dim: Callable[[AnalysisContext, object], int]
+    build: Callable[[AnalysisContext, object], Node]
+    params: type = NoParams
+    freqs: Callable[[AnalysisContext, object], np.ndarray] | None = None
+    extra_latency: Callable[[AnalysisContext, object], int] = field(default=lambda ctx, p: 0)
+    public: bool = True
+
+    def make_params(self, table: dict | None = None):
+        """Build this feature's params from a config table (unknown keys are errors)."""
+        from ..config import build_dataclass  # config validates; dsp does not depend on it at import
+
+        return build_dataclass(self.params, table or {}, f"features.{self.name}")
+
+
+REGISTRY: dict[str, FeatureSpec] = {}
+
+
+def register(spec: FeatureSpec) -> FeatureSpec:
+    """Add ``spec`` to the registry (names are unique)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"feature {spec.name!r} is registered twice")
+    missing = [i for i in spec.inputs if i not in REGISTRY]
+    if missing:
+        raise ValueError(f"feature {spec.name!r} depends on unregistered {missing}")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def public_names() -> list[str]:
+    """Names users may request, in registration order."""
+    return [n for n, s in REGISTRY.items() if s.public]
+
+
+def get(name: str) -> FeatureSpec:
+    """The public spec called ``name``; :class:`ConfigError` listing the names otherwise."""
+    spec = REGISTRY.get(name)
+    if spec is None or not spec.public:
+        raise ConfigError(f"unknown feature {name!r}; available: {', '.join(public_names())}")
+    return spec
+
+
+# --- node adapters ------------------------------------------------------------------------
+
+
+class FunctionNode:
+    """A stateless node: ``fn(*inputs)`` with the result given a trailing feature axis when
+    the kernel returns one value per frame."""
+
+    def __init__(self, fn: Callable[..., np.ndarray], scalar: bool = False):
+        self._fn = fn
+        self._scalar = scalar
+
+    def process(self, *inputs: np.ndarray) -> np.ndarray:
+        out = self._fn(*inputs)
+        return out[..., None] if self._scalar else out
+
+    def reset(self) -> None:
+        return None
+
+
+# --- entries -------------------------------------------------------------------------------
+
+register(FeatureSpec(
+    name="frames", unit="linear", public=False,
+    description="time-domain analysis frames (n_fft samples, unwindowed)",
+    inputs=(), dim=lambda c, p: c.n_fft,
+    build=lambda c, p: Framer(c.n_fft, c.hop_length, c.channels, c.center),
+))
+register(FeatureSpec(
+    name="stft", unit="complex", public=False,
+    description="complex STFT (windowed frames -> rFFT)",
+    inputs=("frames",), dim=lambda c, p: c.n_bins,
+    build=lambda c, p: WindowedFFT(c.n_fft, c.win_length, c.window, c.fft_backend),
+    freqs=lambda c, p: spectral.fft_frequencies(c.sample_rate, c.n_fft),
+))
+register(FeatureSpec(
+    name="spectrum", unit="linear",
+    description="STFT magnitude |X|",
+    inputs=("stft",), dim=lambda c, p: c.n_bins,
+    build=lambda c, p: FunctionNode(spectral.magnitude),
+    freqs=lambda c, p: spectral.fft_frequencies(c.sample_rate, c.n_fft),
+))
+register(FeatureSpec(
+    name="power", unit="power",
+    description="STFT power |X|^2",
+    inputs=("stft",), dim=lambda c, p: c.n_bins,
+    build=lambda c, p: FunctionNode(spectral.power),
+    freqs=lambda c, p: spectral.fft_frequencies(c.sample_rate, c.n_fft),
+))
+register(FeatureSpec(
+    name="rms", unit="linear",
+    description="RMS of each (unwindowed) frame, as librosa.feature.rms",
+    inputs=("frames",), dim=lambda c, p: 1,
+    build=lambda c, p: FunctionNode(spectral.frame_rms, scalar=True),
+))
+
+
+def _centroid_node(ctx: AnalysisContext, params) -> FunctionNode:
+    freqs = spectral.fft_frequencies(ctx.sample_rate, ctx.n_fft).astype(np.float32)
+    return FunctionNode(lambda S: spectral.spectral_centroid(S, freqs), scalar=True)
+
+
+register(FeatureSpec(
+    name="centroid", unit="Hz",
+    description="spectral centroid of the magnitude spectrum (0 Hz for silence)",
+    inputs=("spectrum",), dim=lambda c, p: 1,
+    build=_centroid_node,
+))
+
+
+def params_type(name: str) -> type:
+    """The params dataclass of the public feature ``name``."""
+    return get(name).params
+
+
+def param_fields(name: str) -> list[str]:
+    """Names of the parameters of the public feature ``name``."""
+    return [f.name for f in dataclasses.fields(params_type(name))]

@@ -1,0 +1,37 @@
+"""Shared fixtures: one seeded random generator, hypothesis profiles, real-part gating."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Seeded, bounded property tests: the same examples on every run and machine, fast on 2
+# cores. FLUXSTREAM_HYPOTHESIS=thorough explores more (and randomly) on demand.
+settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("FLUXSTREAM_HYPOTHESIS", "ci"))
+
+REQUIRE_REAL_PARTS = os.environ.get("FLUXSTREAM_REQUIRE_REAL_PARTS") == "1"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """The one seeded generator tests draw signals from."""
+    return np.random.default_rng(20261121)
+
+
+def real_part_missing(reason: str) -> None:
+    """Skip a test whose real part is missing, or fail it when CI requires real parts."""
+    if REQUIRE_REAL_PARTS:
+        pytest.fail(f"real part missing (FLUXSTREAM_REQUIRE_REAL_PARTS=1): {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["pyfftw", "scipy"], scope="session")
+def fft_backend(request) -> str:
+    """Every FFT-using test runs with both backends."""
+    return request.param

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fluxstream.dsp import registry, spectral
+from fluxstream.dsp.graph import Graph
+from fluxstream.dsp.registry import AnalysisContext
+from fluxstream.dsp.stft import stft
+from fluxstream.errors import ConfigError
+from tests.helpers import block_sizes, split
+
+CTX = AnalysisContext(sample_rate=16000, n_fft=512, hop_length=128)
+
+
+def run(graph, blocks):
+    outs = [graph.process(b) for b in blocks] + [graph.flush()]
+    feats = {}
+    for o in outs:
+        for k, v in o.features.items():
+            feats.setdefault(k, []).append(v)
+    return {k: np.concatenate(v, axis=1) for k, v in feats.items()}, outs
+
+
+def test_public_names_and_contract():
+    assert registry.public_names()[:4] == ["spectrum", "power", "rms", "centroid"]
+    for name in registry.public_names():
+        spec = registry.get(name)
+        assert spec.unit and spec.description and spec.inputs
+
+
+def test_shared_work_is_done_once():
+    g = Graph(CTX, ["centroid", "spectrum", "power", "rms"])
+    assert g.order.count("stft") == 1 and g.order.count("frames") == 1
+    assert g.order.index("stft") < g.order.index("spectrum") < g.order.index("centroid")
+
+
+@given(sizes=block_sizes, n=st.integers(0, 6000), channels=st.integers(1, 2))
+def test_graph_streaming_equals_batch_kernels(sizes, n, channels):
+    x = np.random.default_rng(n).standard_normal((n, channels)).astype(np.float32)
+    ctx = AnalysisContext(sample_rate=16000, channels=channels, n_fft=512, hop_length=128)
+    g = Graph(ctx, ["spectrum", "power", "rms", "centroid"])
+    got, outs = run(g, split(x, sizes))
+    # Frame indices are consecutive across ticks.
+    firsts = [o.first_index for o in outs if o.n_frames]
+    counts = [o.n_frames for o in outs if o.n_frames]
+    assert firsts == list(np.cumsum([0] + counts[:-1]))
+    X = np.moveaxis(stft(x, 512, 128), 1, 0) if channels > 1 else stft(x[:, 0], 512, 128)[None]
+    S = np.abs(X)
+    np.testing.assert_allclose(got["spectrum"], S, atol=1e-4)
+    np.testing.assert_allclose(got["power"], S ** 2, rtol=1e-4, atol=1e-4)
+    c = spectral.spectral_centroid(S, spectral.fft_frequencies(16000, 512))
+    np.testing.assert_allclose(got["centroid"][..., 0], c, rtol=1e-4, atol=1e-2)
+    assert got["rms"].shape == (channels, S.shape[1], 1)
+
+
+def test_latency_and_dims():
+    g = Graph(CTX, ["rms", "centroid", "spectrum"])
+    assert g.latency_samples("centroid") == 256 == CTX.frame_latency
+    assert g.dim("spectrum") == 257 and g.dim("rms") == 1
+    np.testing.assert_allclose(g.freqs("spectrum"), np.arange(257) * 16000 / 512)
+    assert g.freqs("rms") is None
+    np.testing.assert_array_equal(g.frame_sample(np.arange(3)), [0, 128, 256])
+    gc = Graph(AnalysisContext(sample_rate=16000, n_fft=512, hop_length=128, center=False), ["rms"])
+    np.testing.assert_array_equal(gc.frame_sample(np.arange(2)), [256, 384])
+
+
+def test_unknown_and_internal_features_are_rejected():
+    with pytest.raises(ConfigError, match="unknown feature 'mel'.*available: spectrum"):
+        Graph(CTX, ["mel"])
+    with pytest.raises(ConfigError, match="unknown feature 'stft'"):
+        Graph(CTX, ["stft"])
+    with pytest.raises(ConfigError, match="no features"):
+        Graph(CTX, [])
+
+
+def test_registry_rejects_duplicates_and_unknown_inputs():
+    spec = registry.get("rms")
+    with pytest.raises(ValueError, match="twice"):
+        registry.register(spec)
+    import dataclasses
+
+    with pytest.raises(ValueError, match="unregistered"):
+        registry.register(dataclasses.replace(spec, name="x_test", inputs=("nope",)))
