@@ -1,0 +1,399 @@
+"""Configuration: frozen dataclasses, TOML loading, ``--set`` overrides and validation.
+
+A configuration file is TOML with these sections (the public contract, see README)::
+
+    [input]     source, device, file, sample_rate, channels, select, mono, block,
+                latency, realtime, buffer_s
+    [stft]      n_fft, hop_length, win_length, window, center
+    [analysis]  features
+    [features.<name>]   that feature's own parameters
+
+Every value is checked where it enters: unknown sections and keys, wrong types and
+out-of-range values raise :class:`~fluxstream.errors.ConfigError` naming the key, the value
+and what is allowed. ``--set section.key=value`` (and the CLI's flags, which are spelled
+the same) override file values; a value is read as a TOML literal, and as a plain string
+when it is not one (``--set input.source=demo``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Mapping
+
+from .errors import ConfigError
+
+__all__ = [
+    "Config",
+    "InputConfig",
+    "StftConfig",
+    "AnalysisConfig",
+    "Params",
+    "opt",
+    "load_config",
+    "parse_override",
+    "build_dataclass",
+    "LIVE_BLOCK",
+    "FILE_BLOCK",
+]
+
+
+def opt(default: Any, kind: Any, allowed: str, check=None, choices: Iterable | None = None):
+    """A config field: its default, accepted Python type(s), and the rule users are told.
+
+    Parameters
+    ----------
+    default : Any
+    kind : type or tuple of types
+        ``int`` rejects bool; ``float`` also accepts int (stored as float); ``tuple`` takes
+        a TOML array (stored as a tuple).
+    allowed : str
+        What is allowed, in words, with the unit: ``"an integer >= 1 (samples)"``.
+    check : callable(value) -> bool, optional
+        Range check.
+    choices : iterable, optional
+        The only values allowed.
+    """
+    meta = {"kind": kind, "allowed": allowed, "check": check,
+            "choices": None if choices is None else tuple(choices)}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple default for array fields")
+    return field(default=default, metadata=meta)
+
+
+def _fmt(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _coerce(key: str, value: Any, meta: Mapping) -> Any:
+    kind = meta["kind"]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    err = ConfigError(f"{key}={_fmt(value)} is not allowed: must be {meta['allowed']}")
+    if isinstance(value, list):
+        value = tuple(value)
+    ok = False
+    for k in kinds:
+        if k is int and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        elif k is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise err
+            value, ok = float(value), True
+        elif k is bool and isinstance(value, bool):
+            ok = True
+        elif k is str and isinstance(value, str):
+            ok = True
+        elif k is tuple and isinstance(value, tuple):
+            ok = True
+        if ok:
+            break
+    if not ok:
+        raise err
+    if meta["choices"] is not None and value not in meta["choices"]:
+        raise err
+    if meta["check"] is not None:
+        try:
+            good = meta["check"](value)
+        except ConfigError as e:  # a check that knows better words (e.g. feature names)
+            raise ConfigError(f"{key}: {e}") from None
+        if not good:
+            raise err
+    return value
+
+
+class Params:
+    """Base of every config dataclass: validates (and normalizes) its fields on creation.
+
+    Subclasses set ``_section`` (``"input"``, ``"features.rms"``...) for error messages.
+    """
+
+    _section: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if "kind" not in f.metadata:
+                continue
+            v = getattr(self, f.name)
+            if v is None and f.default is None:
+                continue
+            key = f"{self._section}.{f.name}" if self._section else f.name
+            object.__setattr__(self, f.name, _coerce(key, v, f.metadata))
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-field checks; override in subclasses."""
+
+
+def build_dataclass(cls: type, table: Mapping[str, Any], section: str):
+    """Build ``cls`` from a TOML table, rejecting unknown keys with the list of valid ones."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{section}] must be a table, got {_fmt(table)}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for k in table:
+        if k not in names:
+            valid = ", ".join(names) if names else "(none: this section takes no keys)"
+            raise ConfigError(f"unknown key {section}.{k}; valid keys in [{section}]: {valid}")
+    return cls(**dict(table))
+
+
+#: Automatic block sizes [samples]: live input (latency matters) and files (throughput).
+LIVE_BLOCK = 512
+FILE_BLOCK = 16384
+
+
+def _is_pos(v) -> bool:
+    return v >= 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputConfig(Params):
+    """``[input]``: where audio comes from and how it is cut into blocks.
+
+    Attributes
+    ----------
+    source : {"device", "file", "demo"}
+    device : int or str
+        Device index, or a case-insensitive substring of its name; ``""`` = system default.
+    file : str
+        Path, for ``source = "file"`` in ``listen``.
+    sample_rate : int >= 0 [Hz]
+        0 = the device's default rate, the file's own rate, or 48000 for the demo. A file
+        whose rate differs from a non-zero value is an error (no resampling).
+    channels : int >= 1
+        Channels opened on the device.
+    select : tuple of int >= 0
+        Channels kept (0-based), from a device or a file; empty = all.
+    mono : bool
+        Mix the kept channels down to one by averaging (librosa's ``mono=True``).
+    block : int >= 0 [samples]
+        Samples handed to the engine per step (device block size; file read size). Results
+        do not depend on it. 0 (the default) = automatic: :data:`LIVE_BLOCK` (512) for a
+        device, the demo and a paced file, :data:`FILE_BLOCK` (16384) for a file analysed as
+        fast as possible (fewer, larger steps cost less per sample).
+    latency : "low" | "high" | float > 0 [s]
+        Device input latency, as sounddevice takes it.
+    realtime : bool
+        Pace a file at real time (``listen`` with a file).
+    buffer_s : float > 0 [s]
+        Ring buffer between the audio callback and the analysis thread.
+    """
+
+    _section: ClassVar[str] = "input"
+    source: str = opt("device", str, '"device", "file" or "demo"', choices=("device", "file", "demo"))
+    device: int | str = opt("", (int, str), "a device index (integer >= 0) or a name substring",
+                            check=lambda v: not isinstance(v, int) or v >= 0)
+    file: str = opt("", str, "a path to an audio file")
+    sample_rate: int = opt(0, int, "an integer >= 0 (Hz; 0 = the source's own rate)",
+                           check=lambda v: v >= 0)
+    channels: int = opt(1, int, "an integer >= 1 (channels)", check=_is_pos)
+    select: tuple = opt((), tuple, "an array of channel indices (integers >= 0)",
+                        check=lambda v: all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in v)
+                        and len(set(v)) == len(v))
+    mono: bool = opt(True, bool, "true or false")
+    block: int = opt(0, int, "0 (automatic) or an integer in 1..1048576 (samples)",
+                     check=lambda v: 0 <= v <= 1 << 20)
+    latency: str | float = opt("low", (str, float), '"low", "high" or a number of seconds > 0',
+                               check=lambda v: v in ("low", "high") if isinstance(v, str) else v > 0)
+    realtime: bool = opt(False, bool, "true or false")
+    buffer_s: float = opt(2.0, float, "a number of seconds in 0.01..600", check=lambda v: 0.01 <= v <= 600)
+
+    def block_for(self, source: str) -> int:
+        """The block size in effect for ``source`` (``"device"``, ``"demo"``, ``"file"``)."""
+        if self.block:
+            return self.block
+        return FILE_BLOCK if source == "file" and not self.realtime else LIVE_BLOCK
+
+
+@dataclass(frozen=True, kw_only=True)
+class StftConfig(Params):
+    """``[stft]``: the analysis clock every STFT feature shares.
+
+    Attributes
+    ----------
+    n_fft : int >= 2 [samples]
+    hop_length : int >= 1 [samples]
+    win_length : int in 1..n_fft [samples], optional (default n_fft)
+    window : str
+        ``hann``, ``hamming``, ``blackman``, ``blackmanharris``, ``rectangular``,
+        ``kaiser(beta)``, ``gaussian(sigma_samples)``.
+    center : bool
+        Centred frames (librosa ``center=True``, zero padding).
+    """
+
+    _section: ClassVar[str] = "stft"
+    n_fft: int = opt(2048, int, "an integer in 2..1048576 (samples)", check=lambda v: 2 <= v <= 1 << 20)
+    hop_length: int = opt(512, int, "an integer >= 1 (samples)", check=_is_pos)
+    win_length: int | None = opt(None, int, "an integer in 1..n_fft (samples)", check=_is_pos)
+    window: str = opt("hann", str, "a window name, e.g. \"hann\" or \"kaiser(14)\"")
+    center: bool = opt(True, bool, "true or false")
+
+    def validate(self) -> None:
+        from .dsp.windows import parse_window
+
+        if self.win_length is not None and self.win_length > self.n_fft:
+            raise ConfigError(
+                f"stft.win_length={self.win_length} is not allowed: must be an integer in "
+                f"1..n_fft={self.n_fft} (samples)"
+            )
+        try:
+            parse_window(self.window)
+        except ConfigError as e:
+            raise ConfigError(f"stft.{e}") from None
+
+
+def _check_feature_names(names: tuple) -> bool:
+    from .dsp import registry
+
+    for n in names:
+        if not isinstance(n, str):
+            return False
+        registry.get(n)  # raises a ConfigError that lists the available names
+    return len(names) > 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisConfig(Params):
+    """``[analysis]``: what to compute.
+
+    Attributes
+    ----------
+    features : tuple of str
+        Feature names (``fluxstream features`` lists them).
+    """
+
+    _section: ClassVar[str] = "analysis"
+    features: tuple = opt(("rms", "centroid"), tuple, "a non-empty array of feature names",
+                          check=_check_feature_names)
+
+
+_SECTIONS = {"input": InputConfig, "stft": StftConfig, "analysis": AnalysisConfig}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole configuration. Build with :func:`load_config`, or directly."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    stft: StftConfig = field(default_factory=StftConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    features: Mapping[str, Any] = field(default_factory=dict)
+
+    def feature_params(self, name: str):
+        """The params of feature ``name`` (its ``[features.<name>]`` table, or defaults)."""
+        from .dsp import registry
+
+        p = self.features.get(name)
+        return p if p is not None else registry.get(name).params()
+
+    def replace(self, **changes) -> "Config":
+        """A copy with whole sections replaced, or ``section={key: value}`` merged in."""
+        kw = {}
+        for sec, val in changes.items():
+            cur = getattr(self, sec)
+            if isinstance(val, Mapping) and sec != "features":
+                kw[sec] = dataclasses.replace(cur, **val)
+            else:
+                kw[sec] = val
+        return dataclasses.replace(self, **kw)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"section.key=value"`` into (path, value), reading value as TOML if it is.
+
+    >>> parse_override("stft.n_fft=1024")
+    (['stft', 'n_fft'], 1024)
+    >>> parse_override("input.source=demo")
+    (['input', 'source'], 'demo')
+    """
+    key, sep, raw = text.partition("=")
+    path = [p.strip() for p in key.strip().split(".")]
+    if not sep or len(path) < 2 or not all(path):
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. --set stft.n_fft=1024")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def _set_path(tree: dict, path: list[str], value: Any) -> None:
+    node = tree
+    for p in path[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {'.'.join(path)}: {p!r} is a value, not a section")
+        node = nxt
+    node[path[-1]] = value
+
+
+def config_from_dict(tree: Mapping[str, Any]) -> Config:
+    """Validate a parsed TOML document into a :class:`Config`."""
+    from .dsp import registry
+
+    known = list(_SECTIONS) + ["features"]
+    for sec in tree:
+        if sec not in known:
+            raise ConfigError(f"unknown section [{sec}]; valid sections: {', '.join(known)}")
+    kw: dict[str, Any] = {s: build_dataclass(cls, tree.get(s, {}), s) for s, cls in _SECTIONS.items()}
+    feats = tree.get("features", {})
+    if not isinstance(feats, Mapping):
+        raise ConfigError("[features] must hold one table per feature, e.g. [features.rms]")
+    params = {}
+    for name, table in feats.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(
+                f"features.{name}={_fmt(table)}: [features] holds one table per feature; "
+                "the list of features to compute is analysis.features"
+            )
+        params[name] = registry.get(name).make_params(table)
+    return Config(**kw, features=params)
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
+                base: Mapping[str, Any] | None = None) -> Config:
+    """Load and validate a configuration.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A TOML file.
+    overrides : iterable of str
+        ``"section.key=value"`` strings applied after the file, in order.
+    base : mapping, optional
+        A parsed document to start from (before the file).
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Missing or malformed file, unknown section/key, wrong type, value out of range.
+    """
+    tree: dict[str, Any] = {}
+    for sec, table in (base or {}).items():
+        tree[sec] = dict(table) if isinstance(table, Mapping) else table
+    if path is not None:
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(p)!r} does not exist") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {str(p)!r} cannot be read: {e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {str(p)!r} is not valid TOML: {e}") from None
+        for sec, table in doc.items():
+            if isinstance(table, dict) and isinstance(tree.get(sec), dict):
+                tree[sec].update(table)
+            else:
+                tree[sec] = table
+    for text in overrides:
+        path_, value = parse_override(text)
+        _set_path(tree, path_, value)
+    return config_from_dict(tree)
