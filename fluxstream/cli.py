@@ -88,28 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _overrides(args, mapping: dict[str, str]) -> list[str]:
-    """Turn CLI flags into ``--set`` overrides (applied after --config and --set, so a flag
-    wins)."""
-    out = list(args.overrides)
+def _flag_values(args, mapping: dict[str, str]) -> dict[str, object]:
+    """CLI flags as typed config values (dotted key -> value), applied after --config and
+    --set, so a flag wins. Values are passed as Python objects, never re-parsed as text."""
+    out: dict[str, object] = {}
     for attr, key in mapping.items():
         v = getattr(args, attr, None)
         if v is None or v is False:
             continue
         if attr == "features":
-            names = [n.strip() for n in v.split(",") if n.strip()]
-            out.append(f"{key}=[{', '.join(repr(n) for n in names)}]".replace("'", '"'))
-        elif isinstance(v, str) and key != "input.device":
-            out.append(f'{key}="{v}"')
-        elif key == "input.device":
-            out.append(f"{key}={v}" if v.isdigit() else f'{key}="{v}"')
-        else:
-            out.append(f"{key}={str(v).lower() if isinstance(v, bool) else v}")
+            v = [n.strip() for n in v.split(",") if n.strip()]
+        elif attr == "device" and v.strip().isdigit():
+            v = int(v)  # an index; any other text is a name substring
+        out[key] = v
     return out
 
 
-def _config(args, mapping: dict[str, str], extra: list[str] = ()) -> Config:
-    return load_config(args.config, _overrides(args, mapping) + list(extra))
+def _config(args, mapping: dict[str, str], extra: dict[str, object] | None = None) -> Config:
+    values = _flag_values(args, mapping)
+    values.update(extra or {})
+    return load_config(args.config, args.overrides, values=values)
 
 
 # --- devices ---------------------------------------------------------------------------
@@ -206,9 +204,9 @@ def cmd_listen(args) -> int:
 
     flags = {"device": "input.device", "rate": "input.sample_rate", "channels": "input.channels",
              "block": "input.block", "features": "analysis.features", "file": "input.file"}
-    extra = ["input.source=\"demo\""] if args.demo else []
+    extra: dict[str, object] = {"input.source": "demo"} if args.demo else {}
     if args.file:
-        extra += ['input.source="file"', "input.realtime=true"]
+        extra.update({"input.source": "file", "input.realtime": True})
     cfg = _config(args, flags, extra)
     source = open_source(cfg.input)
     engine = Engine(cfg, source=source)
@@ -239,8 +237,10 @@ def cmd_listen(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        stats = engine.stop()
-        terminate_portaudio()
+        try:
+            stats = engine.stop()
+        finally:
+            terminate_portaudio()  # also when stop() raises: JACK aborts processes that skip it
         if tty:
             sys.stdout.write("\r" + meter.line() + "\033[K\n")
         else:

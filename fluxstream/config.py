@@ -18,13 +18,13 @@ when it is not one (``--set input.source=demo``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Mapping
 
 from .errors import ConfigError
+from .params import Params, build_dataclass, fmt_value, opt
 
 __all__ = [
     "Config",
@@ -39,104 +39,6 @@ __all__ = [
     "LIVE_BLOCK",
     "FILE_BLOCK",
 ]
-
-
-def opt(default: Any, kind: Any, allowed: str, check=None, choices: Iterable | None = None):
-    """A config field: its default, accepted Python type(s), and the rule users are told.
-
-    Parameters
-    ----------
-    default : Any
-    kind : type or tuple of types
-        ``int`` rejects bool; ``float`` also accepts int (stored as float); ``tuple`` takes
-        a TOML array (stored as a tuple).
-    allowed : str
-        What is allowed, in words, with the unit: ``"an integer >= 1 (samples)"``.
-    check : callable(value) -> bool, optional
-        Range check.
-    choices : iterable, optional
-        The only values allowed.
-    """
-    meta = {"kind": kind, "allowed": allowed, "check": check,
-            "choices": None if choices is None else tuple(choices)}
-    if isinstance(default, (list, dict)):
-        raise TypeError("use a tuple default for array fields")
-    return field(default=default, metadata=meta)
-
-
-def _fmt(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _coerce(key: str, value: Any, meta: Mapping) -> Any:
-    kind = meta["kind"]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    err = ConfigError(f"{key}={_fmt(value)} is not allowed: must be {meta['allowed']}")
-    if isinstance(value, list):
-        value = tuple(value)
-    ok = False
-    for k in kinds:
-        if k is int and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        elif k is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise err
-            value, ok = float(value), True
-        elif k is bool and isinstance(value, bool):
-            ok = True
-        elif k is str and isinstance(value, str):
-            ok = True
-        elif k is tuple and isinstance(value, tuple):
-            ok = True
-        if ok:
-            break
-    if not ok:
-        raise err
-    if meta["choices"] is not None and value not in meta["choices"]:
-        raise err
-    if meta["check"] is not None:
-        try:
-            good = meta["check"](value)
-        except ConfigError as e:  # a check that knows better words (e.g. feature names)
-            raise ConfigError(f"{key}: {e}") from None
-        if not good:
-            raise err
-    return value
-
-
-class Params:
-    """Base of every config dataclass: validates (and normalizes) its fields on creation.
-
-    Subclasses set ``_section`` (``"input"``, ``"features.rms"``...) for error messages.
-    """
-
-    _section: ClassVar[str] = ""
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            if "kind" not in f.metadata:
-                continue
-            v = getattr(self, f.name)
-            if v is None and f.default is None:
-                continue
-            key = f"{self._section}.{f.name}" if self._section else f.name
-            object.__setattr__(self, f.name, _coerce(key, v, f.metadata))
-        self.validate()
-
-    def validate(self) -> None:
-        """Cross-field checks; override in subclasses."""
-
-
-def build_dataclass(cls: type, table: Mapping[str, Any], section: str):
-    """Build ``cls`` from a TOML table, rejecting unknown keys with the list of valid ones."""
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"[{section}] must be a table, got {_fmt(table)}")
-    names = [f.name for f in dataclasses.fields(cls)]
-    for k in table:
-        if k not in names:
-            valid = ", ".join(names) if names else "(none: this section takes no keys)"
-            raise ConfigError(f"unknown key {section}.{k}; valid keys in [{section}]: {valid}")
-    return cls(**dict(table))
 
 
 #: Automatic block sizes [samples]: live input (latency matters) and files (throughput).
@@ -346,7 +248,7 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
     for name, table in feats.items():
         if not isinstance(table, Mapping):
             raise ConfigError(
-                f"features.{name}={_fmt(table)}: [features] holds one table per feature; "
+                f"features.{name}={fmt_value(table)}: [features] holds one table per feature; "
                 "the list of features to compute is analysis.features"
             )
         params[name] = registry.get(name).make_params(table)
@@ -354,7 +256,8 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
-                base: Mapping[str, Any] | None = None) -> Config:
+                base: Mapping[str, Any] | None = None,
+                values: Mapping[str, Any] | None = None) -> Config:
     """Load and validate a configuration.
 
     Parameters
@@ -365,6 +268,8 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
         ``"section.key=value"`` strings applied after the file, in order.
     base : mapping, optional
         A parsed document to start from (before the file).
+    values : mapping of str -> Any, optional
+        Typed values by dotted key (``{"input.device": 3}``), applied last (the CLI's flags).
 
     Returns
     -------
@@ -396,4 +301,6 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
     for text in overrides:
         path_, value = parse_override(text)
         _set_path(tree, path_, value)
+    for key, value in (values or {}).items():
+        _set_path(tree, key.split("."), value)
     return config_from_dict(tree)

@@ -155,3 +155,19 @@ def test_listen_ctrl_c_is_a_clean_stop():
 def test_console_script_entry_point_and_module_agree():
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("fluxstream ")
+
+
+def test_flags_pass_typed_values_even_with_quotes_and_backslashes():
+    from fluxstream.cli import _flag_values, build_parser
+    from fluxstream.config import load_config
+
+    args = build_parser().parse_args(["listen", "--device", 'fx"pl\\ayer', "--features", "rms, centroid"])
+    cfg = load_config(values=_flag_values(args, {"device": "input.device", "features": "analysis.features"}))
+    assert cfg.input.device == 'fx"pl\\ayer' and cfg.analysis.features == ("rms", "centroid")
+    args = build_parser().parse_args(["listen", "--device", "01"])
+    assert load_config(values=_flag_values(args, {"device": "input.device"})).input.device == 1
+    # A flag wins over --set, which wins over the file.
+    args = build_parser().parse_args(["listen", "--set", "input.block=64", "--block", "128"])
+    from fluxstream.cli import _config
+
+    assert _config(args, {"block": "input.block"}).input.block == 128

@@ -23,6 +23,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..errors import ConfigError
+from ..params import Params, build_dataclass
 from . import spectral
 from .framing import Framer
 from .stft import WindowedFFT
@@ -85,7 +86,7 @@ class Node(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NoParams:
+class NoParams(Params):
     """Parameters of a feature that has none."""
 
 
@@ -128,8 +129,6 @@ class FeatureSpec:
 
     def make_params(self, table: dict | None = None):
         """Build this feature's params from a config table (unknown keys are errors)."""
-        from ..config import build_dataclass  # config validates; dsp does not depend on it at import
-
         return build_dataclass(self.params, table or {}, f"features.{self.name}")
 
 

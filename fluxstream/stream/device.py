@@ -86,7 +86,8 @@ def resolve_device(spec: int | str) -> dict:
     (case-insensitive; an exact name wins over substrings)."""
     inputs = list_input_devices()
     if not inputs:
-        raise NoInputDevice("no audio input device found (PortAudio sees none)")
+        which = "" if spec == "" or spec is None else f"input.device={spec!r}: "
+        raise NoInputDevice(f"{which}no audio input device found (PortAudio sees none)")
     names = "; ".join(f"{d['index']}: {d['name']}" for d in inputs)
     if spec == "" or spec is None:
         return next(d for d in inputs if d["default"])

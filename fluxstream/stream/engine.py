@@ -216,16 +216,20 @@ class Engine:
 
     def _loop(self) -> None:
         try:
-            finished = True
+            # The centred tail (zero-padded frames) ends a signal that has an end: a file,
+            # or any source cut by `duration_s` unless it is live (a live stream stopped
+            # by the clock has no end of signal, only an end of listening).
+            flush = True
             for pos, block in self.source.blocks():
                 if self._stop.is_set():
-                    finished = False
+                    flush = False
                     break
                 if self._limit is not None and pos + block.shape[0] >= self._limit:
                     self.process_block(pos, block[: max(0, self._limit - pos)])
+                    flush = not self.source.live
                     break
                 self.process_block(pos, block)
-            if finished and not self._stop.is_set():
+            if flush and not self._stop.is_set():
                 self._emit_frames(self.graph.flush(), None)
         except BaseException as e:  # surfaced by stop()/run()/wait(), never swallowed
             self._error = e

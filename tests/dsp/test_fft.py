@@ -66,3 +66,13 @@ def test_bad_n_fft(bad):
 def test_unknown_backend():
     with pytest.raises(ConfigError, match="backend"):
         RealFFT(8, "fftpack")
+
+
+def test_falls_back_to_scipy_when_pyfftw_is_missing(monkeypatch, rng):
+    monkeypatch.delenv("FLUXSTREAM_FFT", raising=False)
+    monkeypatch.setattr(fftmod, "_pyfftw", None)
+    assert default_backend() == "scipy"
+    x = rng.standard_normal((2, 256)).astype(np.float32)
+    np.testing.assert_allclose(RealFFT(256).rfft(x), np.fft.rfft(x), atol=1e-4)
+    with pytest.raises(ConfigError, match="pyfftw is not importable"):
+        RealFFT(256, "pyfftw")

@@ -229,3 +229,13 @@ def test_event_and_frames_types():
     assert e.info == {}
     f = Frames(np.arange(2), np.zeros(2), {"rms": np.zeros((2, 1))})
     assert len(f) == 2 and f["rms"].shape == (2, 1) and f.stream == "in"
+
+
+@pytest.mark.parametrize("live,expected", [(False, 1 + 8000 // 512), (True, 1 + (8000 - 1024) // 512)])
+def test_duration_limit_flushes_the_centred_tail_only_for_a_signal_with_an_end(live, expected):
+    x = np.random.default_rng(2).standard_normal((20000, 1)).astype(np.float32)
+    src = ListSource([(i, x[i : i + 1000]) for i in range(0, 20000, 1000)])
+    src.live = live
+    eng = Engine(Config(), source=src)
+    stats = eng.run(duration_s=0.5)  # 8000 samples at 16 kHz
+    assert stats.samples == 8000 and stats.frames == expected
