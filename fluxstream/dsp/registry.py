@@ -16,7 +16,6 @@ on them, users cannot request them. ``frames`` is the graph's root: its node is 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -227,12 +226,3 @@ register(FeatureSpec(
     build=_centroid_node,
 ))
 
-
-def params_type(name: str) -> type:
-    """The params dataclass of the public feature ``name``."""
-    return get(name).params
-
-
-def param_fields(name: str) -> list[str]:
-    """Names of the parameters of the public feature ``name``."""
-    return [f.name for f in dataclasses.fields(params_type(name))]

@@ -245,6 +245,8 @@ class Engine:
         past the expected one emits a gap event and resets every stateful stage there.
         """
         t0 = time.perf_counter()
+        if self.graph is None:
+            raise StreamError("Engine.process_block before open()")
         n = block.shape[0]
         if pos != self._next_pos:
             if pos < self._next_pos:
