@@ -12,14 +12,14 @@ import argparse
 import logging
 import math
 import os
+import signal
 import sys
 import time
 import traceback
 
-import numpy as np
-
+# Only light modules at import time: numpy, scipy and the engine are imported inside the
+# commands, within main()'s error handling, so Ctrl-C during start-up exits cleanly.
 from . import __version__
-from .config import Config, load_config
 from .errors import ConfigError, FluxstreamError
 
 __all__ = ["main", "build_parser"]
@@ -104,7 +104,9 @@ def _flag_values(args, mapping: dict[str, str]) -> dict[str, object]:
     return out
 
 
-def _config(args, mapping: dict[str, str], extra: dict[str, object] | None = None) -> Config:
+def _config(args, mapping: dict[str, str], extra: dict[str, object] | None = None):
+    from .config import load_config
+
     values = _flag_values(args, mapping)
     values.update(extra or {})
     return load_config(args.config, args.overrides, values=values)
@@ -114,6 +116,7 @@ def _config(args, mapping: dict[str, str], extra: dict[str, object] | None = Non
 
 
 def cmd_devices(args) -> int:
+    from .config import load_config
     from .stream.device import list_input_devices, terminate_portaudio
 
     load_config(args.config, args.overrides)  # validate, even if unused here
@@ -136,6 +139,7 @@ def cmd_devices(args) -> int:
 
 
 def cmd_features(args) -> int:
+    from .config import load_config
     from .dsp import registry
     from .dsp.registry import AnalysisContext
 
@@ -173,6 +177,8 @@ class _Meter:
         self.gaps = 0
 
     def __call__(self, item) -> None:
+        import numpy as np
+
         from .results import Frames
 
         if isinstance(item, Frames):
@@ -293,6 +299,8 @@ def _out_paths(files: list[str], out: str | None, fmt: str) -> list[str | None]:
 
 
 def cmd_analyze(args) -> int:
+    import numpy as np
+
     from .analysis import analyze_to
 
     flags = {"features": "analysis.features", "block": "input.block", "realtime": "input.realtime"}
@@ -321,10 +329,16 @@ def cmd_analyze(args) -> int:
 # --- entry point -----------------------------------------------------------------------
 
 
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # a service manager's stop is a Ctrl-C: clean shutdown, stats
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="fluxstream: %(levelname)s: %(message)s")
     try:
@@ -339,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"fluxstream: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the engine ran (start-up) or a second Ctrl-C
         print("fluxstream: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -350,3 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fluxstream: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -12,14 +12,23 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from scipy.signal import get_window as _scipy_window
 
 from ..errors import ConfigError
 
-__all__ = ["WINDOWS", "parse_window", "make_window"]
+__all__ = ["WINDOWS", "parse_window", "make_window", "periodic_window"]
 
-#: Window names understood by :func:`make_window`, mapped to scipy's name and the number
-#: of parameters each takes.
+# Cosine-sum coefficients a_k of w[n] = sum_k (-1)^k a_k cos(2 pi k n / M) (Harris 1978;
+# Nuttall 1981 for the 4-term Blackman-Harris).
+_COSINE = {
+    "hann": (0.5, 0.5),
+    "hamming": (0.54, 0.46),
+    "blackman": (0.42, 0.5, 0.08),
+    "blackmanharris": (0.35875, 0.48829, 0.14128, 0.01168),
+    "boxcar": (1.0,),
+}
+
+#: Window names understood by :func:`make_window`, mapped to the formula's name and the
+#: number of parameters each takes.
 WINDOWS: dict[str, tuple[str, int]] = {
     "hann": ("hann", 0),
     "hamming": ("hamming", 0),
@@ -31,6 +40,37 @@ WINDOWS: dict[str, tuple[str, int]] = {
     "kaiser": ("kaiser", 1),
     "gaussian": ("gaussian", 1),
 }
+
+
+def periodic_window(kind: str, params: tuple[float, ...], length: int) -> np.ndarray:
+    """A periodic ("DFT-even") window: the symmetric window of ``length + 1`` points
+    without its last point, as ``scipy.signal.get_window(..., fftbins=True)``.
+
+    Parameters
+    ----------
+    kind : str
+        A formula name (the values of :data:`WINDOWS`).
+    params : tuple of float
+        ``(beta,)`` for kaiser, ``(sigma,)`` [samples] for gaussian, else ``()``.
+    length : int > 0
+
+    Returns
+    -------
+    window : ndarray [shape=(length,), dtype=float64]
+    """
+    if length == 1:
+        return np.ones(1)
+    n = np.arange(length, dtype=np.float64)
+    if kind in _COSINE:
+        w = np.zeros(length)
+        for k, a in enumerate(_COSINE[kind]):
+            w += (-1) ** k * a * np.cos(2.0 * np.pi * k * n / length)
+        return w
+    if kind == "kaiser":
+        return np.kaiser(length + 1, params[0])[:-1]
+    if kind == "gaussian":
+        return np.exp(-0.5 * ((n - length / 2.0) / params[0]) ** 2)
+    raise ConfigError(f"window kind {kind!r} is not known")
 
 _CALL = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^()]*?)\s*\))?\s*$")
 
@@ -96,7 +136,7 @@ def make_window(spec: str, win_length: int, n_fft: int | None = None) -> np.ndar
     if win_length < 1 or win_length > n_fft:
         raise ConfigError(f"win_length={win_length} must be an integer in 1..n_fft={n_fft} (samples)")
     name, params = parse_window(spec)
-    w = _scipy_window((WINDOWS[name][0], *params), win_length, fftbins=True)
+    w = periodic_window(WINDOWS[name][0], params, win_length)
     out = np.zeros(n_fft, dtype=np.float32)
     lpad = (n_fft - win_length) // 2
     out[lpad : lpad + win_length] = w

@@ -12,10 +12,11 @@ from fluxstream.errors import ConfigError
     ("kaiser(14)", ("kaiser", 14.0)), ("gaussian(100)", ("gaussian", 100.0)),
     ("Kaiser( 8.5 )", ("kaiser", 8.5)),
 ])
-def test_windows_equal_scipy_periodic(spec, scipy_spec):
-    w = make_window(spec, 512)
-    ref = scipy.signal.get_window(scipy_spec, 512, fftbins=True)
-    assert w.dtype == np.float32 and w.shape == (512,)
+@pytest.mark.parametrize("length", [1, 2, 3, 255, 512])
+def test_windows_equal_scipy_periodic(spec, scipy_spec, length):
+    w = make_window(spec, length)
+    ref = scipy.signal.get_window(scipy_spec, length, fftbins=True)
+    assert w.dtype == np.float32 and w.shape == (length,)
     np.testing.assert_allclose(w, ref, rtol=1e-6, atol=1e-7)
 
 
