@@ -77,6 +77,8 @@ def analyze_to(path: str, out: str | None, config: Config | None = None,
         stats = engine.run()
     finally:
         rec.close()
+    if on_progress is not None:
+        on_progress(1.0)
     return (rec.arrays() if out is None else None), stats
 
 

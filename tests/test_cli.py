@@ -202,3 +202,22 @@ def test_flags_pass_typed_values_even_with_quotes_and_backslashes():
     from fluxstream.cli import _config
 
     assert _config(args, {"block": "input.block"}).input.block == 128
+
+
+def test_progress_bar_draws_on_a_terminal_only(monkeypatch, wav):
+    import io
+
+    from fluxstream import cli
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["analyze", str(wav)]) == 0
+    assert "100.0%" in err.getvalue() and "in.wav" in err.getvalue()
+    err2 = io.StringIO()  # not a terminal: no bar
+    monkeypatch.setattr(sys, "stderr", err2)
+    assert cli.main(["analyze", str(wav)]) == 0
+    assert "%" not in err2.getvalue()
