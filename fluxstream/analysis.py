@@ -13,7 +13,7 @@ from .plugins.recorders import FeatureRecorder
 from .stream.engine import Engine, EngineStats
 from .stream.file import FileSource
 
-__all__ = ["analyze", "analyze_to", "describe"]
+__all__ = ["analyze", "analyze_to", "describe", "layout_of", "meta_of"]
 
 
 def describe(engine: Engine) -> tuple[dict, dict]:
@@ -25,11 +25,18 @@ def describe(engine: Engine) -> tuple[dict, dict]:
         "n_fft": ctx.n_fft, "hop_length": ctx.hop_length,
         "win_length": ctx.win_length or ctx.n_fft, "window": ctx.window, "center": ctx.center,
         "source": engine.source.description,
-        "features": {n: {"dim": g.dim(n), "unit": g.unit(n), "latency_samples": g.latency_samples(n)}
+        "features": {n: {"dim": g.dim(n), "unit": g.unit(n), "latency_samples": g.latency_samples(n),
+                         "delay_frames": g.delay_frames(n)}
                      for n in g.outputs},
     }
     freqs = {n: f for n in g.outputs if (f := g.freqs(n)) is not None}
     return meta, freqs
+
+
+def layout_of(engine: Engine) -> dict[str, tuple]:
+    """Per-frame shape of each output feature: ``(dim,)`` mono, ``(channels, dim)`` else."""
+    g, ch = engine.graph, engine.ctx.channels
+    return {n: (g.dim(n),) if ch == 1 else (ch, g.dim(n)) for n in g.outputs}
 
 
 def analyze_to(path: str, out: str | None, config: Config | None = None,
@@ -62,7 +69,7 @@ def analyze_to(path: str, out: str | None, config: Config | None = None,
     engine.open()
     meta, freqs = describe(engine)
     meta["file"] = str(path)
-    rec = FeatureRecorder(out, freqs=freqs, meta=meta)
+    rec = FeatureRecorder(out, freqs=freqs, meta=meta, layout=layout_of(engine))
     engine.subscribe(rec)
     if on_progress is not None and source.n_samples > 0:
         total = source.duration_s

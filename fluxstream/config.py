@@ -244,15 +244,28 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
     feats = tree.get("features", {})
     if not isinstance(feats, Mapping):
         raise ConfigError("[features] must hold one table per feature, e.g. [features.rms]")
-    params = {}
-    for name, table in feats.items():
+    params = {name: registry.get(name).make_params(table) for name, table in _feature_tables(feats).items()}
+    return Config(**kw, features=params)
+
+
+def _feature_tables(feats: Mapping[str, Any], prefix: str = "") -> dict[str, dict]:
+    """Flatten ``[features]``: a dotted feature name (``mfcc.delta``) arrives from TOML and
+    ``--set`` as nested tables (``features -> mfcc -> delta``)."""
+    from .dsp import registry
+
+    out: dict[str, dict] = {}
+    for key, table in feats.items():
+        name = prefix + key
         if not isinstance(table, Mapping):
             raise ConfigError(
                 f"features.{name}={fmt_value(table)}: [features] holds one table per feature; "
                 "the list of features to compute is analysis.features"
             )
-        params[name] = registry.get(name).make_params(table)
-    return Config(**kw, features=params)
+        nested = {k: v for k, v in table.items()
+                  if isinstance(v, Mapping) and f"{name}.{k}" in registry.REGISTRY}
+        out[name] = {k: v for k, v in table.items() if k not in nested}
+        out.update(_feature_tables(nested, name + "."))
+    return out
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),

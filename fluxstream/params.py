@@ -115,4 +115,9 @@ def build_dataclass(cls: type, table: Mapping[str, Any], section: str):
         if k not in names:
             valid = ", ".join(names) if names else "(none: this section takes no keys)"
             raise ConfigError(f"unknown key {section}.{k}; valid keys in [{section}]: {valid}")
-    return cls(**dict(table))
+    try:
+        return cls(**dict(table))
+    except ConfigError as e:
+        if getattr(cls, "_section", ""):
+            raise
+        raise ConfigError(f"{section}.{e}") from None  # shared params classes: name the section

@@ -1,8 +1,15 @@
 """The analysis graph: the requested features and everything they need, computed once.
 
-The graph is built from the registry. Its root is the framer of the STFT clock; every other
-node is computed once per tick, in dependency order, from its inputs' outputs of the same
-tick, so one FFT feeds every spectral feature.
+Nodes are keyed by ``(name, params)``: two features that need the same intermediate with
+the same parameters (one STFT, one power spectrum, one mel filterbank product) share one
+node, while differently-configured ones get their own. The root is the framer of the STFT
+clock; every other node runs once per tick, in dependency order, on its inputs' outputs of
+that tick.
+
+A node may emit fewer frames than it receives and catch up later (a delta needs frames
+from the future): the graph tracks, per node, the index of the next frame it will emit, so
+every output carries its own frame indices. Nodes with such a delay have a ``flush()`` that
+returns their last frames at the end of the stream.
 """
 
 from __future__ import annotations
@@ -15,28 +22,45 @@ from ..errors import ConfigError
 from . import registry
 from .registry import AnalysisContext, FeatureSpec
 
-__all__ = ["Graph", "GraphOutput"]
+__all__ = ["Graph", "GraphOutput", "NodeKey"]
+
+NodeKey = tuple  # (name, params): params is a frozen (hashable) dataclass instance
 
 
 class GraphOutput:
-    """One tick's result.
+    """One tick's result: the requested features, each with the index of its first frame.
 
     Attributes
     ----------
-    first_index : int
-        Frame index of the first frame.
-    n_frames : int
-    features : dict of str -> ndarray [shape=(channels, n_frames, dim)]
-        Only the requested features. Every kernel allocates its output, so these are owned by
-        the caller (the internal ``frames`` and ``stft`` buffers are never outputs).
+    features : dict of str -> ndarray [shape=(channels, n, dim)]
+        Only the requested features; arrays belong to the caller.
+    first_index : dict of str -> int
+        Frame index of each feature's first row (features with a delay lag behind).
+    analysis_frames : int
+        Frames the framer completed in this tick.
     """
 
-    __slots__ = ("first_index", "n_frames", "features")
+    __slots__ = ("features", "first_index", "analysis_frames")
 
-    def __init__(self, first_index: int, n_frames: int, features: dict[str, np.ndarray]):
-        self.first_index = first_index
-        self.n_frames = n_frames
+    def __init__(self, features: dict[str, np.ndarray], first_index: dict[str, int],
+                 analysis_frames: int = 0):
         self.features = features
+        self.first_index = first_index
+        self.analysis_frames = analysis_frames  # STFT frames completed in this tick
+
+    @property
+    def n_frames(self) -> int:
+        """Most frames any feature has in this tick."""
+        return max((v.shape[1] for v in self.features.values()), default=0)
+
+    def groups(self) -> list[tuple[int, dict[str, np.ndarray]]]:
+        """Features grouped by identical frame ranges: ``[(first_index, {name: array})]``,
+        in order of first index, empty ranges left out."""
+        by: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+        for name, arr in self.features.items():
+            if arr.shape[1]:
+                by.setdefault((self.first_index[name], arr.shape[1]), {})[name] = arr
+        return [(k[0], v) for k, v in sorted(by.items())]
 
 
 class Graph:
@@ -48,12 +72,13 @@ class Graph:
     names : sequence of str
         Public feature names to output.
     params : mapping of str -> params dataclass, optional
-        Per-feature parameters (missing ones take their defaults).
+        Per-feature parameters (missing ones take their defaults). An input named by a
+        plain string in the registry uses these too (``mfcc.delta`` follows ``[features.mfcc]``).
 
     Real-time notes
     ---------------
     Analysis thread. Every node is built in ``__init__``; :meth:`process` allocates only
-    the feature outputs. Latency per output is :meth:`latency_samples`.
+    node outputs. Latency per output is :meth:`latency_samples`.
     """
 
     def __init__(self, ctx: AnalysisContext, names, params: Mapping[str, object] | None = None):
@@ -62,85 +87,126 @@ class Graph:
             raise ConfigError("no features requested; available: " + ", ".join(registry.public_names()))
         self.ctx = ctx
         self.outputs = names
-        params = dict(params or {})
-        self.params = {}
-        order: list[str] = []
+        self._params = dict(params or {})
+        self.specs: dict[NodeKey, FeatureSpec] = {}
+        self._inputs: dict[NodeKey, tuple[NodeKey, ...]] = {}
+        order: list[NodeKey] = []
 
-        def visit(name: str, chain: tuple[str, ...]) -> None:
-            if name in order:
+        def visit(key: NodeKey, chain: tuple) -> None:
+            if key in self._inputs:
                 return
-            if name in chain:
-                raise ValueError(f"dependency cycle: {' -> '.join(chain + (name,))}")
-            spec = registry.REGISTRY[name]
-            for dep in spec.inputs:
-                visit(dep, chain + (name,))
-            order.append(name)
+            if key in chain:
+                raise ValueError(f"dependency cycle: {' -> '.join(k[0] for k in chain + (key,))}")
+            spec = registry.REGISTRY[key[0]]
+            deps = tuple(self._resolve(d) for d in spec.input_keys(ctx, key[1]))
+            for dep in deps:
+                visit(dep, chain + (key,))
+            self.specs[key] = spec
+            self._inputs[key] = deps
+            order.append(key)
 
+        self.output_keys: dict[str, NodeKey] = {}
         for n in names:
-            spec = registry.get(n)  # public names only; clear error otherwise
-            visit(spec.name, ())
+            spec = registry.get(n)  # public names only: a clear error otherwise
+            key = (spec.name, self.params_for(spec.name))
+            self.output_keys[n] = key
+            visit(key, ())
         self.order = order
-        self.specs: dict[str, FeatureSpec] = {n: registry.REGISTRY[n] for n in order}
-        for n in order:
-            self.params[n] = params.get(n) or self.specs[n].params()
-        # The root ("frames", the framer) is fed with blocks; every other node with its
-        # inputs' outputs of the same tick.
-        self.root = self.specs["frames"].build(ctx, self.params["frames"])
-        self._compute = [n for n in order if n != "frames"]
-        self._nodes = {n: self.specs[n].build(ctx, self.params[n]) for n in self._compute}
+        root = [k for k in order if k[0] == "frames"]
+        self._root_key = root[0]
+        self.root = self.specs[self._root_key].build(ctx, self._root_key[1])
+        self._compute = [k for k in order if k != self._root_key]
+        self._nodes = {k: self.specs[k].build(ctx, k[1]) for k in self._compute}
         self.hop_length = ctx.hop_length
-        self._ref_offset = (ctx.n_fft // 2 if ctx.center else 0)
-        self._lat = {}
-        for n in order:
-            spec = self.specs[n]
-            base = max((self._lat[i] for i in spec.inputs), default=ctx.frame_latency)
-            self._lat[n] = base + int(spec.extra_latency(ctx, self.params[n]))
+        self._ref_offset = ctx.n_fft // 2 if ctx.center else 0
+        self._delay: dict[NodeKey, int] = {}
+        for k in order:
+            ins = self._inputs[k]
+            delays = {self._delay[i] for i in ins}
+            if len(delays) > 1:
+                raise ConfigError(f"feature {k[0]!r} combines inputs with different delays")
+            self._delay[k] = (delays.pop() if delays else 0) + int(self.specs[k].delay_frames(ctx, k[1]))
+        self._next: dict[NodeKey, int] = {}
+        self.reset(0)
+
+    def params_for(self, name: str):
+        """The parameters the graph uses for node ``name`` when it is named plainly."""
+        p = self._params.get(name)
+        return p if p is not None else registry.REGISTRY[name].params()
+
+    def _resolve(self, dep) -> NodeKey:
+        if isinstance(dep, str):
+            return (dep, self.params_for(dep))
+        name, p = dep
+        return (name, p if p is not None else self.params_for(name))
 
     # --- description -----------------------------------------------------------------
 
+    def _key(self, name: str) -> NodeKey:
+        return self.output_keys[name]
+
     def dim(self, name: str) -> int:
-        return int(self.specs[name].dim(self.ctx, self.params[name]))
+        k = self._key(name)
+        return int(self.specs[k].dim(self.ctx, k[1]))
 
     def unit(self, name: str) -> str:
-        return self.specs[name].unit
+        k = self._key(name)
+        return self.specs[k].unit_for(k[1])
 
     def freqs(self, name: str) -> np.ndarray | None:
-        f = self.specs[name].freqs
-        return None if f is None else np.asarray(f(self.ctx, self.params[name]))
+        k = self._key(name)
+        f = self.specs[k].freqs
+        return None if f is None else np.asarray(f(self.ctx, k[1]))
+
+    def delay_frames(self, name: str) -> int:
+        """Frames by which this output lags the STFT frames (deltas: width // 2)."""
+        return self._delay[self._key(name)]
 
     def latency_samples(self, name: str) -> int:
         """Samples between a frame's reference time and the newest input it needs."""
-        return self._lat[name]
+        return self.ctx.frame_latency + self.delay_frames(name) * self.hop_length
 
     def frame_sample(self, index: np.ndarray) -> np.ndarray:
         """Reference (centre) sample of frame ``index`` on the input's timeline."""
         return np.asarray(index) * self.hop_length - self._ref_offset + self.ctx.n_fft // 2
 
+    @property
+    def node_count(self) -> int:
+        """Nodes computed per tick (shared work counted once)."""
+        return len(self.order)
+
     # --- running -----------------------------------------------------------------------
 
-    def _run(self, frames: np.ndarray, first: int) -> GraphOutput:
-        n = frames.shape[1]
-        if n == 0:
-            return GraphOutput(first, 0, {})
-        values = {"frames": frames}
-        for name in self._compute:
-            spec = self.specs[name]
-            values[name] = self._nodes[name].process(*(values[i] for i in spec.inputs))
-        return GraphOutput(first, n, {k: values[k] for k in self.outputs})
+    def _run(self, frames: np.ndarray, first: int, flush: bool) -> GraphOutput:
+        values = {self._root_key: frames}
+        starts = {self._root_key: first}
+        for key in self._compute:
+            node = self._nodes[key]
+            out = node.process(*(values[i] for i in self._inputs[key]))
+            if flush:
+                tail = getattr(node, "flush", None)
+                if tail is not None:
+                    out = np.concatenate([out, tail()], axis=1)
+            values[key] = out
+            starts[key] = self._next[key]
+            self._next[key] += out.shape[1]
+        return GraphOutput({n: values[k] for n, k in self.output_keys.items()},
+                           {n: starts[k] for n, k in self.output_keys.items()}, frames.shape[1])
 
     def process(self, block: np.ndarray) -> GraphOutput:
-        """Add a block [shape=(n_samples, channels)] and compute the frames it completes."""
+        """Add a block [shape=(n_samples, channels)] and compute what it completes."""
         frames, first = self.root.process(block)
-        return self._run(frames, first)
+        return self._run(frames, first, flush=False)
 
     def flush(self) -> GraphOutput:
-        """End of stream: the centred tail frames."""
+        """End of stream: the centred tail frames, and every delayed node's last frames."""
         frames, first = self.root.flush()
-        return self._run(frames, first)
+        return self._run(frames, first, flush=True)
 
     def reset(self, start_sample: int = 0) -> None:
         """Forget all state; the next block starts at ``start_sample``."""
         self.root.reset(start_sample)
         for node in self._nodes.values():
             node.reset()
-
+        for k in self.order:
+            self._next[k] = self.root.next_index

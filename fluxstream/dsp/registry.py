@@ -100,8 +100,10 @@ class FeatureSpec:
         Unit of the values (``"Hz"``, ``"linear"``, ``"dB"``...).
     description : str
         One line for ``fluxstream features``.
-    inputs : tuple of str
-        Names of the nodes it consumes, in the order ``process`` takes them.
+    inputs : tuple, or callable(ctx, params) -> tuple
+        The nodes it consumes, in the order ``process`` takes them: a plain name (that
+        node with the graph's parameters for it), or a ``(name, params)`` pair (a node
+        with these parameters, shared with every other user of the same pair).
     dim : callable(ctx, params) -> int
         Values per frame (per channel).
     build : callable(ctx, params) -> Node
@@ -109,8 +111,11 @@ class FeatureSpec:
         Frozen dataclass of its ``[features.<name>]`` parameters.
     freqs : callable(ctx, params) -> ndarray, optional
         Frequency of each bin [Hz], for features whose bins have one.
-    extra_latency : callable(ctx, params) -> int
-        Latency [samples] this node adds on top of its inputs'.
+    delay_frames : callable(ctx, params) -> int
+        Frames this node lags its inputs (it emits frame k once frame k + delay arrived;
+        such a node has ``flush()`` for its last frames).
+    unit_of : callable(params) -> str, optional
+        The unit when it depends on the parameters (e.g. dB or not); default ``unit``.
     public : bool
         Whether users may request it.
     """
@@ -118,13 +123,22 @@ class FeatureSpec:
     name: str
     unit: str
     description: str
-    inputs: tuple[str, ...]
+    inputs: tuple | Callable[[AnalysisContext, object], tuple]
     dim: Callable[[AnalysisContext, object], int]
     build: Callable[[AnalysisContext, object], Node]
     params: type = NoParams
     freqs: Callable[[AnalysisContext, object], np.ndarray] | None = None
-    extra_latency: Callable[[AnalysisContext, object], int] = field(default=lambda ctx, p: 0)
+    delay_frames: Callable[[AnalysisContext, object], int] = field(default=lambda ctx, p: 0)
+    unit_of: Callable[[object], str] | None = None
     public: bool = True
+
+    def input_keys(self, ctx: AnalysisContext, params) -> tuple:
+        """The inputs for these parameters (names or ``(name, params)`` pairs)."""
+        return tuple(self.inputs(ctx, params) if callable(self.inputs) else self.inputs)
+
+    def unit_for(self, params) -> str:
+        """The unit of the values under these parameters."""
+        return self.unit if self.unit_of is None else self.unit_of(params)
 
     def make_params(self, table: dict | None = None):
         """Build this feature's params from a config table (unknown keys are errors)."""
@@ -138,7 +152,7 @@ def register(spec: FeatureSpec) -> FeatureSpec:
     """Add ``spec`` to the registry (names are unique)."""
     if spec.name in REGISTRY:
         raise ValueError(f"feature {spec.name!r} is registered twice")
-    missing = [i for i in spec.inputs if i not in REGISTRY]
+    missing = [] if callable(spec.inputs) else [i for i in spec.inputs if i not in REGISTRY]
     if missing:
         raise ValueError(f"feature {spec.name!r} depends on unregistered {missing}")
     REGISTRY[spec.name] = spec

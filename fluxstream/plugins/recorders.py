@@ -9,7 +9,9 @@ contract, documented in README).
     ``<kind>.value`` (gap: samples lost; nonfinite: values replaced); and ``_meta``, a JSON
     string (sample rate, STFT parameters, channels, source, features with unit and latency).
 ``.csv``
-    A header ``frame,time_s,<columns>`` and one row per frame. A scalar feature is one
+    A header ``frame,time_s,<columns>`` and one row per frame, written once every feature
+    of that frame has arrived (a delayed feature such as ``mfcc.delta`` holds its row back
+    by its delay). A scalar feature is one
     column named after it; a vector feature is ``<feature>.<bin>``; a multichannel stream
     inserts the channel: ``<feature>.c<ch>`` / ``<feature>.c<ch>.<bin>``. Events are not in
     the CSV.
@@ -22,7 +24,6 @@ contract, documented in README).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from typing import Mapping
@@ -51,32 +52,38 @@ class FeatureRecorder:
     Parameters
     ----------
     path : str, optional
-        Where :meth:`close` writes (``.npz``), or where rows stream to as they arrive
+        Where :meth:`close` writes (``.npz``), or where rows stream to as they complete
         (``.csv``, ``.jsonl``). None: only collect (see :meth:`arrays`).
     freqs : mapping of str -> ndarray, optional
         Bin frequencies [Hz] per feature, written as ``<feature>.freqs``.
     meta : mapping, optional
         Written as ``_meta`` (JSON) in ``.npz``.
+    layout : mapping of str -> tuple, optional
+        Every feature that will arrive, with its per-frame shape (``(dim,)`` or
+        ``(channels, dim)``). CSV/JSONL rows are written once every feature of that frame
+        has arrived (delayed features such as deltas come later than the others); without
+        a layout, the features of the first Frames define the row.
 
     Real-time notes
     ---------------
     Runs in whatever thread delivers results. ``.npz`` keeps every frame in memory until
-    :meth:`close` (one array per feature at the end); ``.csv``/``.jsonl`` write each row as
-    it arrives (buffered) and keep nothing.
+    :meth:`close`; ``.csv``/``.jsonl`` hold only rows still waiting for a delayed feature
+    (a few frames) and write the rest as they complete.
     """
 
     def __init__(self, path: str | None = None, freqs: Mapping[str, np.ndarray] | None = None,
-                 meta: Mapping | None = None):
+                 meta: Mapping | None = None, layout: Mapping[str, tuple] | None = None):
         self.path = path
         self.format = format_for(path) if path is not None else "npz"
         self.freqs = dict(freqs or {})
         self.meta = dict(meta or {})
+        self.layout = dict(layout) if layout is not None else None
         self._frames: dict[str, list[np.ndarray]] = {}
-        self._times: list[np.ndarray] = []
+        self._times: dict[str, list[np.ndarray]] = {}
         self._events: dict[str, list[tuple[float, int, float]]] = {}
+        self._pending: dict[int, dict] = {}
         self._fh = None
         self._csv = None
-        self._columns: list[str] | None = None
         if path is not None and self.format != "npz":
             d = os.path.dirname(os.path.abspath(path))
             os.makedirs(d, exist_ok=True)
@@ -92,13 +99,47 @@ class FeatureRecorder:
 
     def _on_frames(self, fr: Frames) -> None:
         if self.format == "npz":
-            self._times.append(fr.time_s)
             for k, v in fr.features.items():
                 self._frames.setdefault(k, []).append(np.ascontiguousarray(v))
-        elif self.format == "csv":
-            self._write_csv(fr)
-        else:
-            self._write_jsonl(fr)
+                self._times.setdefault(k, []).append(fr.time_s)
+            return
+        if self.layout is None:
+            self.layout = {k: v.shape[1:] for k, v in fr.features.items()}
+        if self._csv is None and self.format == "csv":
+            columns = ["frame", "time_s"]
+            for k, shape in self.layout.items():
+                columns += _csv_columns(k, tuple(shape))
+            self._csv = csv.writer(self._fh)
+            self._csv.writerow(columns)
+        lists = {k: v.tolist() for k, v in fr.features.items() if k in self.layout}
+        for i, k in enumerate(fr.index.tolist()):
+            row = self._pending.setdefault(k, {"time_s": float(fr.time_s[i])})
+            for name, vals in lists.items():
+                row[name] = vals[i]
+        self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        """Write rows in frame order while they are complete (all of them when final)."""
+        for k in sorted(self._pending):
+            row = self._pending[k]
+            if not final and len(row) - 1 < len(self.layout):
+                break
+            del self._pending[k]
+            if self.format == "csv":
+                cells = [k, repr(row["time_s"])]
+                for name, shape in self.layout.items():
+                    n = int(np.prod(shape))
+                    v = row.get(name)
+                    cells += ([""] * n if v is None else
+                              [f"{x:.9g}" for x in np.ravel(v)])
+                self._csv.writerow(cells)
+            else:
+                out = {"frame": k, "time_s": row.pop("time_s")}
+                for name in self.layout:
+                    if name in row:
+                        v = row[name]
+                        out[name] = v[0] if isinstance(v, list) and len(v) == 1 and not isinstance(v[0], list) else v
+                self._fh.write(json.dumps(out) + "\n")
 
     def _on_event(self, ev: Event) -> None:
         if self.format == "jsonl" and self._fh is not None:
@@ -107,29 +148,6 @@ class FeatureRecorder:
         else:
             self._events.setdefault(ev.kind, []).append((ev.time_s, ev.sample, ev.value))
 
-    def _write_csv(self, fr: Frames) -> None:
-        if self._columns is None:
-            self._columns = ["frame", "time_s"]
-            for k, v in fr.features.items():
-                self._columns += _csv_columns(k, v.shape[1:])
-            self._csv = csv.writer(self._fh)
-            self._csv.writerow(self._columns)
-        cols = [fr.index[:, None].astype(np.float64), fr.time_s[:, None]]
-        cols += [v.reshape(len(fr), -1) for v in fr.features.values()]
-        table = np.concatenate([c.astype(np.float64, copy=False) for c in cols], axis=1)
-        buf = io.StringIO()
-        np.savetxt(buf, table, delimiter=",", fmt="%.9g")
-        self._fh.write(buf.getvalue())
-
-    def _write_jsonl(self, fr: Frames) -> None:
-        lists = {k: v.tolist() for k, v in fr.features.items()}
-        for i in range(len(fr)):
-            row = {"frame": int(fr.index[i]), "time_s": float(fr.time_s[i])}
-            for k, v in lists.items():
-                val = v[i]
-                row[k] = val[0] if isinstance(val, list) and len(val) == 1 and not isinstance(val[0], list) else val
-            self._fh.write(json.dumps(row) + "\n")
-
     # --- results -----------------------------------------------------------------------
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -137,10 +155,9 @@ class FeatureRecorder:
         if self.format != "npz":
             raise RuntimeError("arrays() is only kept for the npz format")
         out: dict[str, np.ndarray] = {}
-        times = np.concatenate(self._times) if self._times else np.zeros(0)
         for k, parts in self._frames.items():
             out[k] = np.concatenate(parts, axis=0)
-            out[f"{k}.time"] = times
+            out[f"{k}.time"] = np.concatenate(self._times[k])
             if k in self.freqs:
                 out[f"{k}.freqs"] = np.asarray(self.freqs[k], dtype=np.float64)
         for kind, rows in self._events.items():
@@ -152,7 +169,11 @@ class FeatureRecorder:
         return out
 
     def close(self) -> None:
-        """Write (``.npz``) or flush and close (``.csv``/``.jsonl``) the file (idempotent)."""
+        """Write (``.npz``) or flush and close (``.csv``/``.jsonl``) the file (idempotent).
+
+        Rows still waiting for a delayed feature (a run stopped early) are written with
+        those cells empty (CSV) or keys missing (JSONL).
+        """
         if self.path is not None and self.format == "npz":
             d = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(d, exist_ok=True)
@@ -161,7 +182,9 @@ class FeatureRecorder:
             os.replace(tmp, self.path)  # a reader never sees a half-written file
             self.path = None
         if self._fh is not None:
-            if self.format == "csv" and self._columns is None:
+            if self.layout is not None:
+                self._drain(final=True)
+            if self.format == "csv" and self._csv is None:
                 self._fh.write("frame,time_s\n")
             self._fh.close()
             self._fh = None

@@ -268,22 +268,24 @@ class Engine:
         self._emit_frames(self.graph.process(block), t0)
 
     def _emit_frames(self, out, t0: float | None) -> None:
-        if out.n_frames:
-            idx = np.arange(out.first_index, out.first_index + out.n_frames, dtype=np.int64)
+        # One Frames per group of features on the same frame range: usually one; features
+        # with a delay (deltas) come in their own Frames, for earlier frames.
+        batch = []
+        for first, group in out.groups():
+            n = next(iter(group.values())).shape[1]
+            idx = np.arange(first, first + n, dtype=np.int64)
             time_s = self.graph.frame_sample(idx) / float(self.ctx.sample_rate)
             if self._mono:
-                feats = {k: v[0] for k, v in out.features.items()}
+                feats = {k: v[0] for k, v in group.items()}
             else:
-                feats = {k: np.moveaxis(v, 0, 1) for k, v in out.features.items()}
-            frames = Frames(idx, time_s, feats, self.stream)
-            self._frames += out.n_frames
-        else:
-            frames = None
+                feats = {k: np.moveaxis(v, 0, 1) for k, v in group.items()}
+            batch.append(Frames(idx, time_s, feats, self.stream))
+        self._frames += out.analysis_frames
         if t0 is not None:  # a block's time (the end-of-stream flush is not a block)
             dt = time.perf_counter() - t0
             self._times[(self._blocks - 1) % _TIMES] = dt
             self._compute_total += dt
-        if frames is not None:
+        for frames in batch:
             self._publish(frames)
 
     def _publish(self, item) -> None:
