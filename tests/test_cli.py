@@ -85,7 +85,7 @@ def test_analyze_without_out_prints_a_summary(wav, capsys):
 
 @pytest.mark.parametrize("args,code,message", [
     (["analyze", "/nonexistent.wav"], 1, "audio file '/nonexistent.wav' does not exist"),
-    (["analyze", "{wav}", "--features", "mel"], 2, "analysis.features: unknown feature 'mel'"),
+    (["analyze", "{wav}", "--features", "mell"], 2, "analysis.features: unknown feature 'mell'"),
     (["analyze", "{wav}", "--set", "stft.hop_length=0"], 2, "stft.hop_length=0 is not allowed"),
     (["analyze", "{wav}", "--out", "{tmp}/x.mat"], 2, "unknown format 'mat'"),
     (["analyze", "{wav}", "--config", "{tmp}/none.toml"], 2, "does not exist"),

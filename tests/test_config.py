@@ -39,7 +39,7 @@ def test_file_then_overrides(tmp_path):
     ("input.select=[0,0]", r"input.select=\[0, 0\] is not allowed"),
     ("input.latency=0", r"input.latency=0 is not allowed"),
     ("input.buffer_s=nan", r"input.buffer_s=nan is not allowed"),
-    ("analysis.features=[\"mel\"]", r"analysis.features: unknown feature 'mel'; available: spectrum, power, rms"),
+    ("analysis.features=[\"mell\"]", r"analysis.features: unknown feature 'mell'; available: spectrum, power, rms"),
     ("analysis.features=[]", r"analysis.features=\[\] is not allowed: must be a non-empty array"),
     ("features.rms.n=3", r"unknown key features.rms.n; valid keys in \[features.rms\]"),
     ("features.nope.x=1", r"unknown feature 'nope'"),

@@ -146,8 +146,11 @@ class Graph:
         return self.output_keys[name]
 
     def dim(self, name: str) -> int:
-        k = self._key(name)
-        return int(self.specs[k].dim(self.ctx, k[1]))
+        return self._dim(self._key(name))
+
+    def _dim(self, key: NodeKey) -> int:
+        dim = self.specs[key].dim
+        return self._dim(self._inputs[key][0]) if dim is None else int(dim(self.ctx, key[1]))
 
     def unit(self, name: str) -> str:
         k = self._key(name)

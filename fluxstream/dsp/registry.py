@@ -104,8 +104,8 @@ class FeatureSpec:
         The nodes it consumes, in the order ``process`` takes them: a plain name (that
         node with the graph's parameters for it), or a ``(name, params)`` pair (a node
         with these parameters, shared with every other user of the same pair).
-    dim : callable(ctx, params) -> int
-        Values per frame (per channel).
+    dim : callable(ctx, params) -> int, or None
+        Values per frame (per channel); None: the same as its first input's.
     build : callable(ctx, params) -> Node
     params : type
         Frozen dataclass of its ``[features.<name>]`` parameters.
@@ -124,7 +124,7 @@ class FeatureSpec:
     unit: str
     description: str
     inputs: tuple | Callable[[AnalysisContext, object], tuple]
-    dim: Callable[[AnalysisContext, object], int]
+    dim: Callable[[AnalysisContext, object], int] | None
     build: Callable[[AnalysisContext, object], Node]
     params: type = NoParams
     freqs: Callable[[AnalysisContext, object], np.ndarray] | None = None
@@ -228,15 +228,5 @@ register(FeatureSpec(
 ))
 
 
-def _centroid_node(ctx: AnalysisContext, params) -> FunctionNode:
-    freqs = spectral.fft_frequencies(ctx.sample_rate, ctx.n_fft).astype(np.float32)
-    return FunctionNode(lambda S: spectral.spectral_centroid(S, freqs), scalar=True)
-
-
-register(FeatureSpec(
-    name="centroid", unit="Hz",
-    description="spectral centroid of the magnitude spectrum (0 Hz for silence)",
-    inputs=("spectrum",), dim=lambda c, p: 1,
-    build=_centroid_node,
-))
-
+# The spectral suite registers itself on import (scales, cepstra, chroma, descriptors).
+from . import suite  # noqa: E402,F401
