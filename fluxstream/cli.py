@@ -9,6 +9,7 @@ spelled the same way in ``--set`` (``--rate`` is ``input.sample_rate``, ``--bloc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_devices)
 
     s = sub.add_parser("features", parents=[common], help="list every available feature")
+    s.add_argument("--params", action="store_true", help="also list each feature's parameters")
     s.set_defaults(func=cmd_features)
 
     s = sub.add_parser("listen", parents=[common],
@@ -152,13 +154,25 @@ def cmd_features(args) -> int:
 
     print(f"features at {rate} Hz, n_fft {st.n_fft}, hop {st.hop_length} "
           f"(latency = samples after a frame's time that it needs)")
-    print(f"{'name':12} {'dim':>6} {'unit':8} {'latency':>16}  description")
+    print(f"{'name':16} {'dim':>5} {'unit':11} {'latency':>17}  description")
     for name in registry.public_names():
         g = Graph(ctx, [name], {name: cfg.feature_params(name)})
         lat = g.latency_samples(name)
-        print(f"{name:12} {g.dim(name):>6} {g.unit(name):8} {lat:>6} ({1e3 * lat / rate:5.1f} ms)  "
+        print(f"{name:16} {g.dim(name):>5} {g.unit(name):11} {lat:>6} ({1e3 * lat / rate:6.1f} ms)  "
               f"{registry.REGISTRY[name].description}")
+        if args.params:
+            p = g.params_for(name)
+            fields = [f"{f.name}={_toml(getattr(p, f.name))}" for f in dataclasses.fields(p)]
+            print(f"{'':16}   [features.{name}] " + (", ".join(fields) if fields else "(no parameters)"))
     return 0
+
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, str):
+        return f'"{v}"'
+    return repr(v)
 
 
 # --- listen ----------------------------------------------------------------------------

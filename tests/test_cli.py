@@ -121,7 +121,7 @@ def test_features_command_lists_registry(capsys):
     out = capsys.readouterr().out
     for name in ("spectrum", "power", "rms", "centroid"):
         assert name in out
-    assert "513" in out and "512 ( 10.7 ms)" in out
+    assert "513" in out and "512 (  10.7 ms)" in out
 
 
 def test_listen_demo_runs_for_a_duration_with_meter_and_stats():

@@ -45,6 +45,7 @@ __all__ = [
     "spectral_bandwidth",
     "spectral_spread",
     "spectral_skewness",
+    "spectral_moments",
     "spectral_kurtosis",
     "spectral_flatness",
     "band_flatness",
@@ -55,6 +56,8 @@ __all__ = [
     "spectral_rolloff",
     "spectral_entropy",
     "spectral_contrast",
+    "contrast_bands",
+    "contrast_from_bands",
     "spectral_energy",
     "band_energy_ratio",
     "high_frequency_content",
@@ -106,7 +109,7 @@ def _check_fraction(name: str, value) -> float:
 def _float(x) -> np.ndarray:
     """The input as a floating array (no copy when it already is one)."""
     x = np.asarray(x)
-    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)  # dtype.kind: no issubdtype cost
 
 
 def _freqs(S: np.ndarray, freqs_hz) -> np.ndarray:
@@ -122,7 +125,9 @@ def _freqs(S: np.ndarray, freqs_hz) -> np.ndarray:
 def _safe_divide(num, den, fill: float) -> np.ndarray:
     """``num / den`` where ``den >= tiny``, ``fill`` elsewhere (a new array, also 0-d)."""
     num, den = np.asarray(num), np.asarray(den)
-    out = np.full(np.broadcast_shapes(num.shape, den.shape), fill, dtype=np.result_type(num, den))
+    shape = num.shape if num.shape == den.shape else np.broadcast_shapes(num.shape, den.shape)
+    dtype = num.dtype if num.dtype == den.dtype else np.result_type(num, den)
+    out = np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
     np.divide(num, den, out=out, where=den >= _TINY32)
     return out
 
@@ -197,18 +202,47 @@ def spectral_spread(S: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     return spectral_bandwidth(S, freqs_hz, p=2.0)
 
 
-def _standardized_moment(S: np.ndarray, freqs_hz, order: int) -> np.ndarray:
+def spectral_moments(S: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
+    """Centroid, spread, skewness and kurtosis in one pass over the spectrum.
+
+    The same values as :func:`~fluxstream.dsp.spectral.spectral_centroid`,
+    :func:`spectral_spread`, :func:`spectral_skewness` and :func:`spectral_kurtosis`
+    (their definitions and silence values), sharing the centroid and the deviations, for
+    callers that want several of them.
+
+    Parameters
+    ----------
+    S : ndarray [shape=(..., n_bins)], non-negative (magnitude spectrum)
+    freqs_hz : ndarray [shape=(n_bins,)] [Hz]
+
+    Returns
+    -------
+    moments : ndarray [shape=(..., 4)]
+        ``[centroid_hz, spread_hz, skewness, kurtosis]``.
+    """
     S = _float(S)
-    d = _deviation(S, freqs_hz)
-    d2 = d * d
+    f64 = _freqs(S, freqs_hz)
+    f = f64.astype(S.dtype)
     den = S.sum(axis=-1)
-    m2 = _safe_divide(np.einsum("...k,...k->...", S, d2), den, 0.0)
-    d2 *= d if order == 3 else d2  # d**3 or d**4, in place
-    mk = _safe_divide(np.einsum("...k,...k->...", S, d2), den, 0.0)
+    c = _safe_divide(S @ f, den, 0.0)
+    d = f - c[..., None]
+    dk = d * d
+    m2 = _safe_divide(np.einsum("...k,...k->...", S, dk), den, 0.0)
+    dk *= d
+    m3 = _safe_divide(np.einsum("...k,...k->...", S, dk), den, 0.0)
+    dk *= d
+    m4 = _safe_divide(np.einsum("...k,...k->...", S, dk), den, 0.0)
     sigma = np.sqrt(m2)
-    scale = _ZERO_SPREAD * float(np.max(np.abs(_freqs(S, freqs_hz)), initial=0.0))
-    # Zero spread: the moment ratio is 0/0; 0 is the defined answer.
-    return _safe_divide(mk, np.where(sigma > scale, sigma ** order, 0), 0.0)
+    # Zero spread: the moment ratios are 0/0; 0 is the defined answer.
+    ok = sigma > _ZERO_SPREAD * float(np.max(np.abs(f64), initial=0.0))
+    s2 = sigma * sigma
+    skew = _safe_divide(m3, np.where(ok, s2 * sigma, 0), 0.0)
+    kurt = _safe_divide(m4, np.where(ok, s2 * s2, 0), 0.0)
+    return np.stack([c, sigma, skew, kurt], axis=-1).astype(S.dtype, copy=False)
+
+
+def _standardized_moment(S: np.ndarray, freqs_hz, order: int) -> np.ndarray:
+    return spectral_moments(S, freqs_hz)[..., order - 1]
 
 
 def spectral_skewness(S: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
@@ -569,11 +603,22 @@ def spectral_contrast(S: np.ndarray, freqs_hz: np.ndarray, fmin_hz: float = 200.
     D.-N. Jiang, L. Lu, H.-J. Zhang, J.-H. Tao, L.-H. Cai, "Music type classification by
     spectral contrast feature", ICME 2002.
     """
+    S = _float(S)
+    ranges = contrast_bands(_freqs(S, freqs_hz), fmin_hz, n_bands, quantile)
+    return contrast_from_bands(S, ranges, linear)
+
+
+def contrast_bands(freqs_hz: np.ndarray, fmin_hz: float = 200.0, n_bands: int = 6,
+                   quantile: float = 0.02) -> list[tuple[int, int, int]]:
+    """The bins of each spectral contrast band, as :func:`spectral_contrast` picks them:
+    ``[(first_bin, end_bin, q)]`` (end exclusive; ``q`` values are averaged at each end).
+
+    Computed once per frequency axis, so a stage need not redo it for every frame batch.
+    """
     fmin_hz = _check_positive("fmin_hz", fmin_hz, " (Hz)")
     n_bands = _check_int("n_bands", n_bands, 1)
     quantile = _check_fraction("quantile", quantile)
-    S = _float(S)
-    f = _freqs(S, freqs_hz)
+    f = np.asarray(freqs_hz, dtype=np.float64)
     octa = np.zeros(n_bands + 2)
     octa[1:] = fmin_hz * 2.0 ** np.arange(n_bands + 1)
     too_high = octa[:-1] >= (f[-1] if f.size else -np.inf)
@@ -583,38 +628,47 @@ def spectral_contrast(S: np.ndarray, freqs_hz: np.ndarray, fmin_hz: float = 200.
             f"({octa[:-1][too_high][0]:g} Hz) at or above the highest frequency "
             f"({f[-1] if f.size else float('nan'):g} Hz): lower fmin_hz or n_bands"
         )
-    lead = S.shape[:-1]
-    S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
-    out = np.empty((S.shape[0], n_bands + 1), dtype=S.dtype)
-    for k in range(n_bands + 1):  # a handful of bands
+    ranges = []
+    for k in range(n_bands + 1):
         lo, hi = octa[k], octa[k + 1]
-        band = (f >= lo) & (f <= hi)
-        idx = np.flatnonzero(band)
-        if idx.size == 0 or (k == 0 and idx.size < 2):
+        # freqs ascend, so a band [lo, hi] is the contiguous bin range [a, b).
+        a = int(np.searchsorted(f, lo, side="left"))
+        b = int(np.searchsorted(f, hi, side="right"))
+        if b - a == 0 or (k == 0 and b - a < 2):
             raise ConfigError(
-                f"spectral contrast band {k} [{lo:g}, {hi:g}] Hz holds {idx.size} bin(s) of "
+                f"spectral contrast band {k} [{lo:g}, {hi:g}] Hz holds {b - a} bin(s) of "
                 f"freqs_hz (needs {2 if k == 0 else 1}): raise fmin_hz={fmin_hz:g} or use a "
                 "finer spectrum"
             )
-        # librosa's edge handling: borrow the bin just below, and the last band takes
-        # everything up to the top.
+        # librosa's edge handling: borrow the bin just below, the last band takes
+        # everything up to the top, and every band but the last drops its top bin.
         if k > 0:
-            band[idx[0] - 1] = True
+            a -= 1
         if k == n_bands:
-            band[idx[-1] + 1:] = True
-        m = int(np.count_nonzero(band))
-        sub = S[:, band]  # a copy: sorted in place below
-        if k < n_bands:
-            sub = sub[:, :-1]
-        q = max(int(np.rint(quantile * m)), 1)
-        sub.sort(axis=-1)
-        valley = sub[:, :q].mean(axis=-1)
-        peak = sub[:, -q:].mean(axis=-1)
-        if linear:
-            out[:, k] = peak - valley
+            b = f.shape[0]
+        q = max(int(np.rint(quantile * (b - a))), 1)
+        ranges.append((a, b if k == n_bands else b - 1, q))
+    return ranges
+
+
+def contrast_from_bands(S: np.ndarray, ranges: list[tuple[int, int, int]], linear: bool = False) -> np.ndarray:
+    """Spectral contrast of ``S`` [shape=(..., n_bins)] over precomputed
+    :func:`contrast_bands` -> ``(..., len(ranges))``; see :func:`spectral_contrast`."""
+    lead = S.shape[:-1]
+    S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
+    peak = np.empty((S.shape[0], len(ranges)), dtype=S.dtype)
+    valley = np.empty_like(peak)
+    for k, (a, e, q) in enumerate(ranges):  # a handful of bands
+        sub = S[:, a:e]
+        if q == 1:  # the usual case below the top bands: extremes, no ordering needed
+            valley[:, k], peak[:, k] = sub.min(axis=-1), sub.max(axis=-1)
         else:
-            out[:, k] = power_to_db(peak) - power_to_db(valley)
-    return out.reshape(lead + (n_bands + 1,))
+            # A full sort measured 3x faster here than numpy's two-sided partition.
+            part = np.sort(sub, axis=-1)
+            valley[:, k] = part[:, :q].sum(axis=-1) / np.float32(q)
+            peak[:, k] = part[:, -q:].sum(axis=-1) / np.float32(q)
+    out = peak - valley if linear else power_to_db(peak) - power_to_db(valley)
+    return out.reshape(lead + (len(ranges),))
 
 
 # -- energy of a power spectrum --------------------------------------------------------

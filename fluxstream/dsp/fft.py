@@ -34,6 +34,9 @@ __all__ = ["BACKENDS", "default_backend", "RealFFT", "FFTPlan"]
 
 BACKENDS = ("pyfftw", "scipy")
 _PLAN_CACHE_SIZE = 16
+#: Largest batch (frames) of one FFT call: bigger batches run as several power-of-two
+#: chunks, so a stream needs at most 7 plans per channel count and stays cache-sized.
+MAX_BATCH = 64
 _PLAN_TIME_LIMIT_S = 1.0
 
 
@@ -165,14 +168,40 @@ class RealFFT:
             self._plans.move_to_end(key)
         return plan
 
+    def frames(self, x: np.ndarray, window: np.ndarray | None = None, inverse: bool = False) -> np.ndarray:
+        """Transform frames ``x`` [shape=(channels, n, n_fft)] (times ``window`` first, if
+        given), or spectra [shape=(channels, n, n_fft//2+1)] when ``inverse``.
+
+        Batches run through plans of 1, 2, 4 ... :data:`MAX_BATCH` frames. When ``n`` is
+        one of those sizes the result is the plan's output buffer (valid until the next
+        call of that size); otherwise a new array.
+        """
+        C, n = x.shape[0], x.shape[1]
+        if n and n <= MAX_BATCH and n & (n - 1) == 0:
+            return self._chunk(x, window, inverse, C, n)
+        width = self.n_fft if inverse else self.n_fft // 2 + 1
+        out = np.empty((C, n, width), dtype=np.float32 if inverse else np.complex64)
+        i = 0
+        while i < n:
+            b = min(MAX_BATCH, 1 << ((n - i).bit_length() - 1))
+            out[:, i : i + b] = self._chunk(x[:, i : i + b], window, inverse, C, b)
+            i += b
+        return out
+
+    def _chunk(self, x, window, inverse, C, b):
+        plan = self.plan((C, b), inverse=inverse)
+        if window is None:
+            plan.input[...] = x
+        else:
+            np.multiply(x, window, out=plan.input)
+        return plan()
+
     def rfft(self, x: np.ndarray) -> np.ndarray:
         """Forward transform of ``x`` [shape=(..., n_fft)]; returns a new complex64 array."""
-        plan = self.plan(x.shape[:-1])
-        plan.input[...] = x
-        return plan().copy()
+        flat = x.reshape(1, -1, self.n_fft)
+        return np.array(self.frames(flat), copy=True).reshape(*x.shape[:-1], self.n_fft // 2 + 1)
 
     def irfft(self, X: np.ndarray) -> np.ndarray:
         """Inverse transform of ``X`` [shape=(..., n_fft//2+1)]; returns a new float32 array."""
-        plan = self.plan(X.shape[:-1], inverse=True)
-        plan.input[...] = X
-        return plan().copy()
+        flat = X.reshape(1, -1, self.n_fft // 2 + 1)
+        return np.array(self.frames(flat, inverse=True), copy=True).reshape(*X.shape[:-1], self.n_fft)

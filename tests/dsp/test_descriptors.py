@@ -517,6 +517,7 @@ def _calls(f):
         "spectral_spread": lambda S: D.spectral_spread(S, f),
         "spectral_skewness": lambda S: D.spectral_skewness(S, f),
         "spectral_kurtosis": lambda S: D.spectral_kurtosis(S, f),
+        "spectral_moments": lambda S: D.spectral_moments(S, f),
         "spectral_flatness": lambda S: D.spectral_flatness(S, power=1.5),
         "band_flatness": lambda S: D.band_flatness(S, f, edges),
         "spectral_crest": D.spectral_crest,
@@ -539,8 +540,9 @@ def _calls(f):
 def test_dtype_shape_and_no_mutation(rng):
     f = fft_frequencies(16000, 256)
     calls = _calls(f)
-    assert set(calls) == set(D.__all__) - {"Flux", "ModifiedKL", "octave_band_edges"}
-    extra = {"band_flatness": (3,), "spectral_contrast": (5,)}
+    assert set(calls) == set(D.__all__) - {"Flux", "ModifiedKL", "octave_band_edges", "contrast_bands",
+                                           "contrast_from_bands"}
+    extra = {"band_flatness": (3,), "spectral_contrast": (5,), "spectral_moments": (4,)}
     for lead in [(4, 6), (5,), ()]:
         S = rng.random(lead + (129,)).astype(np.float32)
         S.flags.writeable = False  # any write into the input raises
@@ -606,3 +608,19 @@ def test_bad_parameters_raise_config_error():
     assert np.all(D.spectral_entropy(one) == 0) and np.all(D.spectral_slope(one, [100.0]) == 0)
     assert np.all(D.spectral_decrease(one) == 0)
     assert np.all(D.zero_crossing_rate(np.ones((2, 1), np.float32)) == 0)
+
+
+def test_moments_in_one_pass_equal_the_single_descriptors(rng):
+    from fluxstream.dsp.spectral import spectral_centroid
+
+    f = fft_frequencies(16000, 256)
+    S = rng.random((7, 129)).astype(np.float32)
+    S[0] = 0.0  # silence
+    S[1] = 0.0
+    S[1, 40] = 1.0  # a single bin: zero spread
+    m = D.spectral_moments(S, f)
+    np.testing.assert_allclose(m[:, 0], spectral_centroid(S, f), rtol=1e-6)
+    np.testing.assert_allclose(m[:, 1], D.spectral_spread(S, f), rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(m[:, 2], D.spectral_skewness(S, f))
+    np.testing.assert_array_equal(m[:, 3], D.spectral_kurtosis(S, f))
+    assert np.all(m[0] == 0) and m[1, 2] == 0 and m[1, 3] == 0
