@@ -36,8 +36,8 @@ def test_public_names_and_contract():
 def test_shared_work_is_done_once():
     g = Graph(CTX, ["centroid", "spectrum", "power", "rms"])
     names = [k[0] for k in g.order]
-    # frames, stft, spectrum, moments (centroid's one-pass node), centroid, power, rms
-    assert names.count("stft") == 1 and names.count("frames") == 1 and g.node_count == 7
+    # frames, stft, spectrum, centroid, power, rms
+    assert names.count("stft") == 1 and names.count("frames") == 1 and g.node_count == 6
     assert names.index("stft") < names.index("spectrum") < names.index("centroid")
 
 
