@@ -6,13 +6,20 @@ feature registry and the analysis graph.
 
 Modules
 -------
-framing   blocks of any size -> overlapping frames (:class:`Framer`)
-windows   window specs -> arrays
-fft       real FFT backend (pyfftw plans, scipy fallback)
-stft      :class:`Stft`, :class:`Istft`, :class:`WindowedFFT`, batch :func:`stft`
-spectral  pure kernels: magnitude, power, dB, RMS, centroid
-registry  feature name -> stage, dimension, unit, latency, inputs
-graph     the per-tick computation of the requested features
+framing      blocks of any size -> overlapping frames (:class:`Framer`)
+windows      window specs -> arrays
+fft          real FFT backend (pyfftw plans, scipy fallback)
+stft         :class:`Stft`, :class:`Istft`, :class:`WindowedFFT`, batch :func:`stft`
+spectral     pure kernels: magnitude, power, dB, RMS, centroid
+scales       Hz <-> mel, bark, ERB, octave, log; band edges on any scale
+filterbank   filterbanks on any scale (triangle, rectangle, gammatone, hann, gaussian)
+descriptors  spectral and time-domain descriptors; Flux and ModifiedKL stages
+cepstrum     DCT-II cepstra, liftering, envelope/fine-structure deconvolution
+deltas       Savitzky-Golay deltas, batch and streaming (:class:`Delta`)
+chroma       chroma filterbank, online tuning estimate, :class:`Chroma`
+registry     feature name -> stage, dimension, unit, latency, inputs
+suite        the spectral suite's registry entries
+graph        the per-tick computation of the requested features
 """
 
 from .framing import Framer, frame_signal
