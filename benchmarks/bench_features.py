@@ -70,6 +70,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_stft import ArraySource, floor_fft, median_time, signal  # noqa: E402
+from bench_stft import live_latency as _live_latency  # noqa: E402
 
 from fluxstream.config import FILE_BLOCK, load_config  # noqa: E402
 from fluxstream.dsp.stft import stft  # noqa: E402
@@ -242,26 +243,9 @@ def audioflux_work(x, repeat):
 
 
 def live_latency(x, block=512, warmup_s=5.0, paced_s=None):
-    """Per-block compute [ms] (median, p99) of the live path at ``block``; paced: each
-    block waits for its real-time deadline first (only ``paced_s`` seconds of audio)."""
-    eng = open_engine(x, block)
-    eng.subscribe(lambda item: None)
-    warm = int(warmup_s * SR) // block * block
-    for i in range(0, warm, block):  # plans, caches
-        eng.process_block(i, x[i : i + block])
-    end = len(x) if paced_s is None else min(len(x), warm + int(paced_s * SR))
-    times = []
-    t_start = time.perf_counter()
-    for i in range(warm, end - block + 1, block):
-        if paced_s is not None:
-            delay = t_start + (i + block - warm) / SR - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        t0 = time.perf_counter()
-        eng.process_block(i, x[i : i + block])
-        times.append(time.perf_counter() - t0)
-    t = np.asarray(times) * 1e3
-    return float(np.median(t)), float(np.percentile(t, 99))
+    """Per-block compute [ms] (median, p99) of the full set's live path (bench_stft's
+    measurement with this benchmark's engine)."""
+    return _live_latency(x, block, warmup_s, paced_s, open_engine=open_engine)
 
 
 # --- per-node breakdown -----------------------------------------------------------------

@@ -115,11 +115,15 @@ def librosa_work(x, repeat):
     return median_time(work, repeat)
 
 
-def live_latency(x, block=512, warmup_s=5.0, paced_s=None):
+def live_latency(x, block=512, warmup_s=5.0, paced_s=None, open_engine=None):
     """Per-block compute [ms] (median, p99) of the live path at ``block``; paced: each
-    block waits for its real-time deadline first (only ``paced_s`` seconds of audio)."""
-    eng = Engine(Config(), source=ArraySource(x, SR, block), features=["rms", "centroid"])
-    eng.open()
+    block waits for its real-time deadline first (only ``paced_s`` seconds of audio).
+    ``open_engine(x, block)`` builds the opened engine (default: rms + centroid)."""
+    if open_engine is None:
+        eng = Engine(Config(), source=ArraySource(x, SR, block), features=["rms", "centroid"])
+        eng.open()
+    else:
+        eng = open_engine(x, block)
     eng.subscribe(lambda item: None)
     warm = int(warmup_s * SR) // block * block
     for i in range(0, warm, block):  # plans, caches
