@@ -380,7 +380,9 @@ def _amplitude_db(x: np.ndarray) -> np.ndarray:
 
 def _bands_out(p) -> FunctionNode:
     if not p.db:
-        return FunctionNode(lambda x: x)
+        # A copy: the shared product also feeds other nodes (mfcc), and an output belongs
+        # to its receiver.
+        return FunctionNode(lambda x: x.copy())
     return FunctionNode(_db if p.power == 2.0 else _amplitude_db)
 
 
@@ -455,7 +457,6 @@ for _base in ("mfcc", "lfcc", "bfcc", "gtcc", "cepstrum"):
             build=lambda c, p, _o=_order: Delta(p.width, _o, hop_length=c.hop_length),
             delay_frames=lambda c, p: p.width // 2,
         ))
-
 
 
 # --- deconvolution -------------------------------------------------------------------------
