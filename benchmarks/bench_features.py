@@ -288,7 +288,7 @@ def node_times(x, block):
     eng = open_engine(x, block)
     g = eng.graph
     acc: dict[str, float] = {}
-    g._nodes = {k: _Timed(n, _label(k), acc) for k, n in g._nodes.items()}
+    g.instrument(lambda k, n: _Timed(n, _label(k), acc))
     t0 = time.perf_counter()
     run_engine(x, block, eng)
     total = time.perf_counter() - t0

@@ -126,14 +126,23 @@ class Graph:
             if len(delays) > 1:
                 raise ConfigError(f"feature {k[0]!r} combines inputs with different delays")
             self._delay[k] = (delays.pop() if delays else 0) + int(self.specs[k].delay_frames(ctx, k[1]))
+        self._build_plan()
+        self.reset(0)
+
+    def _build_plan(self) -> None:
         # The per-tick loop works on positions, not keys: hashing a params dataclass on
         # every look-up cost more than some kernels (100 us per tick for 30 nodes).
-        pos = {k: i for i, k in enumerate(order)}
-        self._plan = [(pos[k], self._nodes[k], tuple(pos[i] for i in self._inputs[k]), hasattr(self._nodes[k], "flush"))
-                      for k in self._compute]
+        pos = {k: i for i, k in enumerate(self.order)}
+        self._plan = [(pos[k], self._nodes[k], tuple(pos[i] for i in self._inputs[k]),
+                       hasattr(self._nodes[k], "flush")) for k in self._compute]
         self._out_pos = {n: pos[k] for n, k in self.output_keys.items()}
         self._root_pos = pos[self._root_key]
-        self.reset(0)
+
+    def instrument(self, wrap) -> None:
+        """Replace every node by ``wrap(key, node)`` (e.g. a timer for benchmarks); the
+        wrapper must keep the node's ``process``/``reset`` (and ``flush``) behaviour."""
+        self._nodes = {k: wrap(k, n) for k, n in self._nodes.items()}
+        self._build_plan()
 
     def params_for(self, name: str):
         """The parameters the graph uses for node ``name`` when it is named plainly."""

@@ -85,3 +85,27 @@ def test_registry_rejects_duplicates_and_unknown_inputs():
 
     with pytest.raises(ValueError, match="unregistered"):
         registry.register(dataclasses.replace(spec, name="x_test", inputs=("nope",)))
+
+
+def test_instrument_wraps_every_node_and_keeps_results(rng):
+    x = rng.standard_normal((4000, 1)).astype(np.float32)
+    plain, _ = run(Graph(CTX, ["rms", "centroid", "spectrum"]), [x])
+    calls = []
+
+    class Counting:
+        def __init__(self, key, node):
+            self.key, self.node = key, node
+
+        def process(self, *a):
+            calls.append(self.key[0])
+            return self.node.process(*a)
+
+        def reset(self):
+            return self.node.reset()
+
+    g = Graph(CTX, ["rms", "centroid", "spectrum"])
+    g.instrument(Counting)
+    wrapped, _ = run(g, [x])
+    assert set(calls) == {"stft", "spectrum", "centroid", "rms"}
+    for k in plain:
+        np.testing.assert_array_equal(wrapped[k], plain[k])
