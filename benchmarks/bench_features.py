@@ -95,17 +95,20 @@ def feature_config(block):
     ])
 
 
-def open_engine(x, block):
+def open_engine(x, block, threads=None):
     eng = Engine(feature_config(block), source=ArraySource(x, SR, block))
     eng.open()
+    if threads is not None:
+        eng.graph.set_threads(threads)
     return eng
 
 
-def run_engine(x, block, eng=None):
-    eng = eng if eng is not None else open_engine(x, block)
+def run_engine(x, block, eng=None, threads=None):
+    eng = eng if eng is not None else open_engine(x, block, threads)
     for pos, b in eng.source.blocks():
         eng.process_block(pos, b)
     eng.graph.flush()
+    eng.stop()  # also gives BLAS its threads back before peers are timed
     return eng
 
 
@@ -245,7 +248,7 @@ def audioflux_work(x, repeat):
 def live_latency(x, block=512, warmup_s=5.0, paced_s=None):
     """Per-block compute [ms] (median, p99) of the full set's live path (bench_stft's
     measurement with this benchmark's engine)."""
-    return _live_latency(x, block, warmup_s, paced_s, open_engine=open_engine)
+    return _live_latency(x, block, warmup_s, paced_s, open_engine=lambda x, b: open_engine(x, b, threads=1))
 
 
 # --- per-node breakdown -----------------------------------------------------------------
@@ -289,6 +292,7 @@ def node_times(x, block):
     g = eng.graph
     acc: dict[str, float] = {}
     g.instrument(lambda k, n: _Timed(n, _label(k), acc))
+    g.set_threads(1)  # one thread: per-node times must not overlap
     t0 = time.perf_counter()
     run_engine(x, block, eng)
     total = time.perf_counter() - t0
@@ -322,6 +326,7 @@ def main(argv=None):
 
     run_engine(x[: SR * 2], args.block)  # warm-up
     ours = median_time(lambda: run_engine(x, args.block), args.repeat)
+    ours1 = median_time(lambda: run_engine(x, args.block, threads=1), args.repeat)
     st = stft_floor(x, args.repeat)
     floors = floor_fft(x, args.repeat)
     try:
@@ -346,6 +351,7 @@ def main(argv=None):
         "features": FEATURES,
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
         "fluxstream_s": {b: ours},
+        "fluxstream_one_thread_s": {b: ours1},
         "realtime_factor": {b: audio_s / ours},
         "stft_batch_s": st,
         "floor_fft_s": floors,
@@ -374,6 +380,7 @@ def main(argv=None):
         print(f"{what:52} {t:9.4f} {audio_s / t:12.0f} {t / st:8.2f} {ratio}")
 
     row(f"fluxstream file mode, full set, block {b}", ours, peer=False)
+    row("  the same on one thread (analysis.threads = 1)", ours1, peer=False)
     row("floor: fluxstream.dsp.stft.stft (batch STFT)", st, peer=False)
     for name, t in floors.items():
         row(f"floor: batched rFFT of windowed frames, {name}", t, peer=False)

@@ -164,11 +164,24 @@ class AnalysisConfig(Params):
     ----------
     features : tuple of str
         Feature names (``fluxstream features`` lists them).
+    threads : {0, 1, 2}
+        Threads computing independent branches of the feature graph; 0 = automatic (2 for
+        files analysed as fast as possible, 1 for live input). Results do not depend on it.
     """
 
     _section: ClassVar[str] = "analysis"
     features: tuple = opt(("rms", "centroid"), tuple, "a non-empty array of feature names",
                           check=_check_feature_names)
+    threads: int = opt(0, int, "0 (automatic), 1 or 2", choices=(0, 1, 2))
+
+    def threads_for(self, live: bool) -> int:
+        """Threads for the graph: ``threads``, or automatically 2 for a file analysed as
+        fast as possible on a machine with several cores, 1 for live input."""
+        if self.threads:
+            return self.threads
+        import os
+
+        return 2 if not live and (os.cpu_count() or 1) >= 2 else 1
 
 
 _SECTIONS = {"input": InputConfig, "stft": StftConfig, "analysis": AnalysisConfig}

@@ -127,6 +127,7 @@ class Graph:
                 raise ConfigError(f"feature {k[0]!r} combines inputs with different delays")
             self._delay[k] = (delays.pop() if delays else 0) + int(self.specs[k].delay_frames(ctx, k[1]))
         self._build_plan()
+        self.set_threads(1)
         self.reset(0)
 
     def _build_plan(self) -> None:
@@ -143,6 +144,7 @@ class Graph:
         wrapper must keep the node's ``process``/``reset`` (and ``flush``) behaviour."""
         self._nodes = {k: wrap(k, n) for k, n in self._nodes.items()}
         self._build_plan()
+        self.set_threads(self._threads)
 
     def params_for(self, name: str):
         """The parameters the graph uses for node ``name`` when it is named plainly."""
@@ -195,13 +197,62 @@ class Graph:
 
     # --- running -----------------------------------------------------------------------
 
-    def _run(self, frames: np.ndarray, first: int, flush: bool) -> GraphOutput:
-        values: list = [None] * len(self.order)
-        starts = self._starts
-        values[self._root_pos] = frames
-        starts[self._root_pos] = first
-        nxt = self._next_list
-        for i, node, ins, has_flush in self._plan:
+    # --- threads -----------------------------------------------------------------------
+
+    #: Nodes that feed many features: computed first, before the independent branches.
+    _TRUNK = ("stft", "spectrum", "power")
+
+    def set_threads(self, threads: int) -> None:
+        """Compute independent branches of the graph on ``threads`` threads (1 or 2).
+
+        The trunk (STFT, magnitude, power) runs first; the branches that hang off it (a
+        descriptor, the mel -> mfcc -> delta chain, chroma...) share no node, so they can
+        run at once: numpy releases the GIL in its loops. The branches are balanced by
+        their measured cost over the first ticks (which run on one thread). Results do not
+        depend on the thread count. Meant for file analysis (large blocks); live blocks of
+        one frame are too small to gain.
+        """
+        if threads not in (1, 2):
+            raise ConfigError(f"threads={threads!r} is not allowed: must be 1 or 2")
+        self._threads = threads
+        self._groups = None
+        self._probe = {} if threads > 1 else None
+        self._probe_ticks = 0
+
+    def close(self) -> None:
+        """Stop the worker thread, if any (idempotent); the graph stays usable, on one
+        thread until :meth:`set_threads` is called again."""
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+            self._pool = None
+        self.set_threads(1)
+
+    def _branches(self) -> tuple[list, list[list]]:
+        """(trunk plan, [branch plans]): branches are the connected parts of the graph
+        once the root and the trunk are taken out."""
+        trunk = [e for e in self._plan if self.order[e[0]][0] in self._TRUNK]
+        rest = [e for e in self._plan if self.order[e[0]][0] not in self._TRUNK]
+        parent = {e[0]: e[0] for e in rest}
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for i, _, ins, _ in rest:
+            for j in ins:
+                if j in parent:
+                    parent[find(i)] = find(j)
+        groups: dict[int, list] = {}
+        for e in rest:  # plan order is topological, and stays so within each branch
+            groups.setdefault(find(e[0]), []).append(e)
+        return trunk, list(groups.values())
+
+    def _run_plan(self, plan, values, flush: bool) -> None:
+        starts, nxt = self._starts, self._next_list
+        for i, node, ins, has_flush in plan:
             if len(ins) == 1:
                 out = node.process(values[ins[0]])
             else:
@@ -211,6 +262,48 @@ class Graph:
             values[i] = out
             starts[i] = nxt[i]
             nxt[i] += out.shape[1]
+
+    def _run_parallel(self, values) -> None:
+        if self._groups is None:
+            trunk, branches = self._branches()
+            self._run_plan(trunk, values, False)
+            import time
+
+            for b in branches:  # probe: one thread, timing each branch
+                t0 = time.perf_counter()
+                self._run_plan(b, values, False)
+                key = b[0][0]
+                self._probe[key] = self._probe.get(key, 0.0) + time.perf_counter() - t0
+            self._probe_ticks += 1
+            if self._probe_ticks >= 3:  # longest first onto the lighter side (LPT)
+                sides: list[list] = [[], []]
+                load = [0.0, 0.0]
+                for b in sorted(branches, key=lambda b: -self._probe[b[0][0]]):
+                    k = 0 if load[0] <= load[1] else 1
+                    sides[k] += b
+                    load[k] += self._probe[b[0][0]]
+                self._groups = (trunk, sides)
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="fluxstream-graph")
+            return
+        trunk, (mine, theirs) = self._groups
+        self._run_plan(trunk, values, False)
+        job = self._pool.submit(self._run_plan, theirs, values, False)
+        self._run_plan(mine, values, False)
+        job.result()
+
+    # --- running ---------------------------------------------------------------------
+
+    def _run(self, frames: np.ndarray, first: int, flush: bool) -> GraphOutput:
+        values: list = [None] * len(self.order)
+        values[self._root_pos] = frames
+        self._starts[self._root_pos] = first
+        if self._threads > 1 and not flush and frames.shape[1]:
+            self._run_parallel(values)
+        else:
+            self._run_plan(self._plan, values, flush)
+        starts = self._starts
         return GraphOutput({n: values[i] for n, i in self._out_pos.items()},
                            {n: starts[i] for n, i in self._out_pos.items()}, frames.shape[1])
 

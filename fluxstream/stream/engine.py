@@ -198,6 +198,7 @@ class Engine:
             raise
         self._mono = self.source.channels == 1
         self._warm_up(int(getattr(self.source, "block", 0) or 0))
+        self.graph.set_threads(self.config.analysis.threads_for(bool(self.source.live)))
 
     def _warm_up(self, block: int) -> None:
         """Run the graph over silent blocks of the source's size, then reset it, so that FFT
@@ -337,6 +338,8 @@ class Engine:
             if thread.is_alive():
                 raise StreamError(f"analysis thread did not stop within {timeout} s")
         self._opened = False
+        if self.graph is not None:
+            self.graph.close()
         blas, self._blas = getattr(self, "_blas", None), None
         if blas is not None:
             blas.restore_original_limits()

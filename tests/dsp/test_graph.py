@@ -109,3 +109,25 @@ def test_instrument_wraps_every_node_and_keeps_results(rng):
     assert set(calls) == {"stft", "spectrum", "centroid", "rms"}
     for k in plain:
         np.testing.assert_array_equal(wrapped[k], plain[k])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_two_threads_give_identical_results(threads, rng):
+    from fluxstream.config import load_config
+
+    names = ["mel", "mfcc", "mfcc.delta", "chroma", "centroid", "spread", "rolloff", "contrast", "flux", "rms"]
+    cfg = load_config()
+    ctx = AnalysisContext(sample_rate=16000, n_fft=512, hop_length=128)
+    x = rng.standard_normal((40000, 1)).astype(np.float32)
+    ref, _ = run(Graph(ctx, names, {n: cfg.feature_params(n) for n in names}), split(x, [4000]))
+    g = Graph(ctx, names, {n: cfg.feature_params(n) for n in names})
+    g.set_threads(threads)
+    got, _ = run(g, split(x, [4000]))  # 10 ticks: 3 probing on one thread, then threads
+    g.close()
+    for k in names:
+        np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
+
+
+def test_bad_thread_count():
+    with pytest.raises(ConfigError, match="threads=3"):
+        Graph(CTX, ["rms"]).set_threads(3)

@@ -239,3 +239,13 @@ def test_duration_limit_flushes_the_centred_tail_only_for_a_signal_with_an_end(l
     eng = Engine(Config(), source=src)
     stats = eng.run(duration_s=0.5)  # 8000 samples at 16 kHz
     assert stats.samples == 8000 and stats.frames == expected
+
+
+def test_file_analysis_on_two_threads_equals_one(tone_file):
+    p, x, sr = tone_file
+    names = ["mfcc", "mfcc.delta", "chroma", "centroid", "contrast", "rms", "flux"]
+    one = analyze(str(p), names, load_config(overrides=["analysis.threads=1", "input.block=2048"]))
+    two = analyze(str(p), names, load_config(overrides=["analysis.threads=2", "input.block=2048"]))
+    for k in names:
+        np.testing.assert_array_equal(two[k], one[k], err_msg=k)
+    assert Config().analysis.threads_for(live=True) == 1
