@@ -43,7 +43,7 @@ __all__ = [
 
 #: Automatic block sizes [samples]: live input (latency matters) and files (throughput).
 LIVE_BLOCK = 512
-FILE_BLOCK = 65536
+FILE_BLOCK = 131072
 
 
 def _is_pos(v) -> bool:
@@ -73,7 +73,7 @@ class InputConfig(Params):
     block : int >= 0 [samples]
         Samples handed to the engine per step (device block size; file read size). Results
         do not depend on it. 0 (the default) = automatic: :data:`LIVE_BLOCK` (512) for a
-        device, the demo and a paced file, :data:`FILE_BLOCK` (65536) for a file analysed as
+        device, the demo and a paced file, :data:`FILE_BLOCK` (131072) for a file analysed as
         fast as possible (fewer, larger steps cost less per sample).
     latency : "low" | "high" | float > 0 [s]
         Device input latency, as sounddevice takes it.

@@ -9,7 +9,7 @@ def test_defaults():
     assert c == Config()
     assert c.input.source == "device" and c.input.block == 0 and c.stft.n_fft == 2048
     assert c.input.block_for("device") == c.input.block_for("demo") == 512
-    assert c.input.block_for("file") == 65536
+    assert c.input.block_for("file") == 131072
     assert c.replace(input={"realtime": True}).input.block_for("file") == 512
     assert c.replace(input={"block": 100}).input.block_for("file") == 100
     assert c.stft.hop_length == 512 and c.stft.center is True and c.analysis.features == ("rms", "centroid")
