@@ -166,7 +166,8 @@ class AnalysisConfig(Params):
         Feature names (``fluxstream features`` lists them).
     threads : {0, 1, 2}
         Threads computing independent branches of the feature graph; 0 = automatic (2 for
-        files analysed as fast as possible, 1 for live input). Results do not depend on it.
+        files analysed as fast as possible in blocks of at least 32 frames, 1 for live
+        input). Results do not depend on it.
     """
 
     _section: ClassVar[str] = "analysis"
@@ -174,14 +175,15 @@ class AnalysisConfig(Params):
                           check=_check_feature_names)
     threads: int = opt(0, int, "0 (automatic), 1 or 2", choices=(0, 1, 2))
 
-    def threads_for(self, live: bool) -> int:
+    def threads_for(self, live: bool, frames_per_block: int = 1 << 30) -> int:
         """Threads for the graph: ``threads``, or automatically 2 for a file analysed as
-        fast as possible on a machine with several cores, 1 for live input."""
+        fast as possible in large blocks (at least 32 frames per block, where the hand-off
+        between threads costs less than it saves) on a machine with several cores, else 1."""
         if self.threads:
             return self.threads
         import os
 
-        return 2 if not live and (os.cpu_count() or 1) >= 2 else 1
+        return 2 if not live and frames_per_block >= 32 and (os.cpu_count() or 1) >= 2 else 1
 
 
 _SECTIONS = {"input": InputConfig, "stft": StftConfig, "analysis": AnalysisConfig}

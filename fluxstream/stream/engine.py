@@ -197,8 +197,10 @@ class Engine:
             self._opened = False
             raise
         self._mono = self.source.channels == 1
-        self._warm_up(int(getattr(self.source, "block", 0) or 0))
-        self.graph.set_threads(self.config.analysis.threads_for(bool(self.source.live)))
+        block = int(getattr(self.source, "block", 0) or 0)
+        self._warm_up(block)
+        self.graph.set_threads(self.config.analysis.threads_for(bool(self.source.live),
+                                                                block // self.ctx.hop_length))
 
     def _warm_up(self, block: int) -> None:
         """Run the graph over silent blocks of the source's size, then reset it, so that FFT
