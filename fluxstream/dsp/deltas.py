@@ -84,14 +84,20 @@ def delta_filter(width: int = 9, order: int = 1) -> np.ndarray:
 
 def _interior(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``sum_k w[k] x[..., j + k, :]`` for every full window of ``x`` (float64, ``m -
-    width + 1`` frames). Summed in a fixed order over k, so that the streaming stage, which
-    calls this on other slices of the same frames, gets bit-identical values."""
+    width + 1`` frames).
+
+    Summed in a fixed order over k (products rounded, then added in window order: a
+    reduction over a non-innermost axis), so that the streaming stage, which calls this on
+    other slices of the same frames, gets bit-identical values."""
     width = w.shape[0]
     m = x.shape[-2] - width + 1
-    acc = x[..., 0:m, :] * w[0]
-    for k in range(1, width):
-        acc += x[..., k : k + m, :] * w[k]
-    return acc
+    if m == 1:
+        win = x[..., None, :, :]
+    else:
+        s = x.strides
+        win = np.lib.stride_tricks.as_strided(
+            x, shape=x.shape[:-2] + (m, width, x.shape[-1]), strides=s[:-1] + s[-2:], writeable=False)
+    return np.add.reduce(win * w[:, None], axis=-2)
 
 
 def _short(x: np.ndarray, order: int) -> np.ndarray:
@@ -234,7 +240,8 @@ class Delta:
         self.latency_frames = self.width // 2
         self.latency_samples = self.latency_frames * self.hop_length
         self._w = _sg_weights(self.width, self.order)
-        self._hist: np.ndarray | None = None  # (C, width - 1, dim) float64, lazily
+        self._buf: np.ndarray | None = None  # (C, width, dim) float64, lazily
+        self._hist: np.ndarray | None = None  # its first width - 1 frames: the history
         self._last: np.ndarray | None = None  # (C, 1, dim) float64: last interior delta
         self.reset()
 
@@ -249,7 +256,9 @@ class Delta:
         C, _, dim = x.shape
         if self._shape is None:
             if self._hist is None or self._hist.shape[::2] != (C, dim):
-                self._hist = np.zeros((C, self.width - 1, dim), dtype=np.float64)
+                # History in the first width - 1 slots; the last one takes a live frame.
+                self._buf = np.zeros((C, self.width, dim), dtype=np.float64)
+                self._hist = self._buf[:, : self.width - 1]
                 self._last = np.zeros((C, 1, dim), dtype=np.float64)
             self._shape = (C, dim)
             self._dtype = np.result_type(x.dtype, np.float32)
@@ -282,6 +291,16 @@ class Delta:
             return np.zeros((C, 0, dim), dtype=self._dtype)
         W, h = self.width, self.latency_frames
         k0, k1 = self._k, self._k + n
+        if n == 1 and k0 >= W:
+            # A live hop: one frame after the head. The window is the history plus this
+            # frame, in place; the same arithmetic as the general path below.
+            buf = self._buf
+            buf[:, W - 1] = x[:, 0]
+            inner = _interior(buf, self._w)
+            buf[:, : W - 1] = buf[:, 1:]
+            self._last[:] = inner
+            self._k = k1
+            return inner.astype(self._dtype)
         m = min(k0, W - 1)  # history frames held: absolute frames k0-m .. k0-1
         self._k = k1
         ext = np.empty((C, m + n, dim), dtype=np.float64)

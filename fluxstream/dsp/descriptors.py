@@ -33,6 +33,7 @@ agree and, where they do not, why.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -502,9 +503,14 @@ def spectral_rolloff(S: np.ndarray, freqs_hz: np.ndarray, roll_percent: float = 
     """
     roll_percent = _check_fraction("roll_percent", roll_percent)
     S = _float(S)
-    f = _freqs(S, freqs_hz).astype(S.dtype)
+    return _rolloff(S, _freqs(S, freqs_hz).astype(S.dtype), roll_percent)
+
+
+def _rolloff(S: np.ndarray, f: np.ndarray, roll_percent: float) -> np.ndarray:
+    """:func:`spectral_rolloff` on checked inputs (``f`` in S's dtype): the graph's node
+    calls this with its prepared frequencies, skipping the per-call checks."""
     cum = np.cumsum(S, axis=-1)
-    thresh = roll_percent * cum[..., -1:]
+    thresh = cum[..., -1:] * roll_percent
     # A cumulative sum of non-negative values never decreases, so the number of bins
     # below the threshold is the index of the first bin at or above it.
     m = np.asarray(np.count_nonzero(cum < thresh, axis=-1))
@@ -609,9 +615,9 @@ def spectral_contrast(S: np.ndarray, freqs_hz: np.ndarray, fmin_hz: float = 200.
 
 
 def contrast_bands(freqs_hz: np.ndarray, fmin_hz: float = 200.0, n_bands: int = 6,
-                   quantile: float = 0.02) -> list[tuple[int, int, int]]:
+                   quantile: float = 0.02) -> tuple[tuple[int, int, int], ...]:
     """The bins of each spectral contrast band, as :func:`spectral_contrast` picks them:
-    ``[(first_bin, end_bin, q)]`` (end exclusive; ``q`` values are averaged at each end).
+    ``((first_bin, end_bin, q), ...)`` (end exclusive; ``q`` values are averaged at each end).
 
     Computed once per frequency axis, so a stage need not redo it for every frame batch.
     """
@@ -648,26 +654,40 @@ def contrast_bands(freqs_hz: np.ndarray, fmin_hz: float = 200.0, n_bands: int = 
             b = f.shape[0]
         q = max(int(np.rint(quantile * (b - a))), 1)
         ranges.append((a, b if k == n_bands else b - 1, q))
-    return ranges
+    return tuple(ranges)
 
 
-def contrast_from_bands(S: np.ndarray, ranges: list[tuple[int, int, int]], linear: bool = False) -> np.ndarray:
+@functools.lru_cache(maxsize=32)
+def _contrast_plan(ranges: tuple) -> tuple:
+    """How :func:`contrast_from_bands` reads each band, worked out once per band layout."""
+    simple = [k for k, r in enumerate(ranges) if r[2] == 1]
+    # Bands averaging one value at each end (all but the widest) need only their extremes:
+    # one reduceat each for all of them. Segments alternate band / gap (gaps may run
+    # backwards where bands overlap; their results are skipped by the [::2]).
+    idx = [i for k in simple for i in ranges[k][:2]]
+    if idx and idx[-1] >= ranges[-1][1]:
+        idx.pop()  # the last segment runs to the end anyway (reduceat needs idx < n_bins)
+    wide = [(k, a, e, q, np.r_[0:q, e - a - q : e - a]) for k, (a, e, q) in enumerate(ranges) if q > 1]
+    return simple, idx, wide
+
+
+def contrast_from_bands(S: np.ndarray, ranges, linear: bool = False) -> np.ndarray:
     """Spectral contrast of ``S`` [shape=(..., n_bins)] over precomputed
     :func:`contrast_bands` -> ``(..., len(ranges))``; see :func:`spectral_contrast`."""
     lead = S.shape[:-1]
     S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
-    peak = np.empty((S.shape[0], len(ranges)), dtype=S.dtype)
-    valley = np.empty_like(peak)
-    for k, (a, e, q) in enumerate(ranges):  # a handful of bands
-        sub = S[:, a:e]
-        if q == 1:  # the usual case below the top bands: extremes, no ordering needed
-            valley[:, k], peak[:, k] = sub.min(axis=-1), sub.max(axis=-1)
-        else:
-            # A full sort measured 3x faster here than numpy's two-sided partition.
-            part = np.sort(sub, axis=-1)
-            valley[:, k] = part[:, :q].sum(axis=-1) / np.float32(q)
-            peak[:, k] = part[:, -q:].sum(axis=-1) / np.float32(q)
-    out = peak - valley if linear else power_to_db(peak) - power_to_db(valley)
+    simple, idx, wide = _contrast_plan(ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges)))
+    ext = np.empty((S.shape[0], 2, len(ranges)), dtype=S.dtype)  # [valley, peak] per band
+    if simple:
+        ext[:, 0, simple] = np.minimum.reduceat(S, idx, axis=-1)[:, ::2]
+        ext[:, 1, simple] = np.maximum.reduceat(S, idx, axis=-1)[:, ::2]
+    for k, a, e, q, ends in wide:
+        # A full sort measured 3x faster here than numpy's two-sided partition.
+        part = np.sort(S[:, a:e], axis=-1)
+        ext[:, :, k] = part[:, ends].reshape(-1, 2, q).sum(axis=-1) / np.float32(q)
+    if not linear:
+        ext = power_to_db(ext)
+    out = ext[:, 1] - ext[:, 0]
     return out.reshape(lead + (len(ranges),))
 
 

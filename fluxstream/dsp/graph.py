@@ -40,13 +40,15 @@ class GraphOutput:
         Frames the framer completed in this tick.
     """
 
-    __slots__ = ("features", "first_index", "analysis_frames")
+    __slots__ = ("features", "first_index", "analysis_frames", "_clusters")
 
     def __init__(self, features: dict[str, np.ndarray], first_index: dict[str, int],
-                 analysis_frames: int = 0):
+                 analysis_frames: int = 0, clusters: tuple[tuple[str, ...], ...] | None = None):
         self.features = features
         self.first_index = first_index
         self.analysis_frames = analysis_frames  # STFT frames completed in this tick
+        # Names that always share a frame range (the same total delay), from the Graph.
+        self._clusters = clusters
 
     @property
     def n_frames(self) -> int:
@@ -56,10 +58,24 @@ class GraphOutput:
     def groups(self) -> list[tuple[int, dict[str, np.ndarray]]]:
         """Features grouped by identical frame ranges: ``[(first_index, {name: array})]``,
         in order of first index, empty ranges left out."""
+        feats, first = self.features, self.first_index
+        if self._clusters is not None:
+            # Outputs with the same delay are computed from the same frames in every tick
+            # (test_graph checks it), so one range look-up per cluster groups them: this
+            # runs on every live hop, where grouping name by name cost 10 us.
+            # Different delays can still meet on one range (a short stream's flush).
+            merged: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+            for c in self._clusters:
+                n = feats[c[0]].shape[1]
+                if n:
+                    group = merged.setdefault((first[c[0]], n), {})
+                    for name in c:
+                        group[name] = feats[name]
+            return [(k[0], v) for k, v in sorted(merged.items())]
         by: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-        for name, arr in self.features.items():
+        for name, arr in feats.items():
             if arr.shape[1]:
-                by.setdefault((self.first_index[name], arr.shape[1]), {})[name] = arr
+                by.setdefault((first[name], arr.shape[1]), {})[name] = arr
         return [(k[0], v) for k, v in sorted(by.items())]
 
 
@@ -137,6 +153,10 @@ class Graph:
         self._plan = [(pos[k], self._nodes[k], tuple(pos[i] for i in self._inputs[k]),
                        hasattr(self._nodes[k], "flush")) for k in self._compute]
         self._out_pos = {n: pos[k] for n, k in self.output_keys.items()}
+        by_delay: dict[int, list[str]] = {}
+        for n, k in self.output_keys.items():
+            by_delay.setdefault(self._delay[k], []).append(n)
+        self._clusters = tuple(tuple(v) for v in by_delay.values())
         self._root_pos = pos[self._root_key]
 
     def instrument(self, wrap) -> None:
@@ -305,7 +325,8 @@ class Graph:
             self._run_plan(self._plan, values, flush)
         starts = self._starts
         return GraphOutput({n: values[i] for n, i in self._out_pos.items()},
-                           {n: starts[i] for n, i in self._out_pos.items()}, frames.shape[1])
+                           {n: starts[i] for n, i in self._out_pos.items()}, frames.shape[1],
+                           self._clusters)
 
     def process(self, block: np.ndarray) -> GraphOutput:
         """Add a block [shape=(n_samples, channels)] and compute what it completes."""

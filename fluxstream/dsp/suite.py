@@ -25,6 +25,7 @@ from .filterbank import band_centers_hz, filterbank
 from .registry import AnalysisContext, FeatureSpec, FunctionNode, register
 from .scales import SCALES, octave_n_bands
 from .spectral import fft_frequencies, power_to_db, spectral_centroid
+from .summary import SUMMARY_COLUMNS, SummaryKernel
 
 __all__ = ["BandsSpec", "BandsParams", "MelParams", "MfccParams", "CepstrumParams", "DeltaParams",
            "ChromaParams", "DescriptorParams"]
@@ -568,41 +569,68 @@ def _descriptor(name: str, unit: str, what: str, kernel, params=DescriptorParams
     ))
 
 
+def _descriptor_base(p: DescriptorParams) -> DescriptorParams:
+    """The plain spectrum choice of any descriptor's params (drops e.g. bandwidth's ``p``),
+    so that descriptors on the same spectrum share one summary node."""
+    return DescriptorParams(**{f.name: getattr(p, f.name) for f in fields(DescriptorParams)})
+
+
 register(FeatureSpec(
-    name="moments", unit="mixed", public=False, params=DescriptorParams,
-    description="centroid, spread, skewness, kurtosis (one pass)",
-    inputs=lambda c, p: (p.spectrum_key(),), dim=lambda c, p: 4,
-    build=lambda c, p: (lambda f: FunctionNode(lambda S: desc.spectral_moments(S, f)))(
-        p.freqs(c).astype(np.float32)),
+    name="summary", unit="mixed", public=False, params=DescriptorParams,
+    description="one pass: " + ", ".join(SUMMARY_COLUMNS),
+    inputs=lambda c, p: (p.spectrum_key(),), dim=lambda c, p: len(SUMMARY_COLUMNS),
+    build=lambda c, p: FunctionNode(SummaryKernel(p.freqs(c))),
 ))
+
+
+def _column(k: int) -> FunctionNode:
+    # A view: the summary array is new every tick, so the column is the caller's to keep.
+    return FunctionNode(lambda m: m[..., k : k + 1])
+
+
 # The centroid alone is one matrix-vector product: its own node, so that asking for it does
-# not pay for the higher moments (which share one pass among themselves).
+# not pay for the summary. The other shape descriptors come from one summary node per
+# spectrum, computed once however many of them are asked for (on a live hop, nine separate
+# kernels cost five times as much, almost all of it per-call overhead).
 _descriptor("centroid", "Hz", "spectral centroid: magnitude-weighted mean frequency (0 Hz for silence)",
             lambda S, f, p: spectral_centroid(S, f), with_freqs=True)
-for _i, (_name, _unit, _what) in enumerate((
+for _name, _unit, _what in (
         ("spread", "Hz", "spectral spread: standard deviation of frequency (= bandwidth with p=2)"),
         ("skewness", "ratio", "spectral skewness (3rd standardized moment; 0 for silence)"),
-        ("kurtosis", "ratio", "spectral kurtosis (4th standardized moment, not excess; 0 for silence)")), start=1):
+        ("kurtosis", "ratio", "spectral kurtosis (4th standardized moment, not excess; 0 for silence)"),
+        ("slope", "1/Hz", "spectral slope: least-squares slope / sum (Peeters)"),
+        ("decrease", "ratio", "spectral decrease (Peeters)"),
+        ("crest", "ratio", "spectral crest: max / mean (1 for silence)"),
+        ("flatness", "ratio", "spectral flatness: geometric / arithmetic mean of power (librosa; 1 for silence)"),
+        ("entropy", "ratio", "normalized spectral entropy, 0..1 (0 for silence)")):
     register(FeatureSpec(
         name=_name, unit=_unit, params=DescriptorParams, description=_what,
-        inputs=lambda c, p: (("moments", p),), dim=lambda c, p: 1,
-        build=lambda c, p, _k=_i: FunctionNode(lambda m: m[..., _k : _k + 1].copy()),
+        inputs=lambda c, p: (("summary", p),), dim=lambda c, p: 1,
+        build=lambda c, p, _k=SUMMARY_COLUMNS.index(_name): _column(_k),
     ))
-_descriptor("bandwidth", "Hz", "p-th order spectral bandwidth around the centroid (librosa)",
-            lambda S, f, p: desc.spectral_bandwidth(S, f, p=p.p), params=BandwidthParams, with_freqs=True)
-_descriptor("flatness", "ratio", "spectral flatness: geometric / arithmetic mean of power (librosa; 1 for silence)",
-            lambda S, p: desc.spectral_flatness(S))
+
+
+def _bandwidth_inputs(c, p: BandwidthParams):
+    return (("summary", _descriptor_base(p)),) if p.p == 2.0 else (p.spectrum_key(),)
+
+
+def _bandwidth_node(c, p: BandwidthParams):
+    if p.p == 2.0:  # the spread, which the summary has
+        return _column(SUMMARY_COLUMNS.index("spread"))
+    f = p.freqs(c).astype(np.float32)
+    return FunctionNode(lambda S: desc.spectral_bandwidth(S, f, p=p.p), scalar=True)
+
+
+register(FeatureSpec(
+    name="bandwidth", unit="Hz", params=BandwidthParams,
+    description="p-th order spectral bandwidth around the centroid (librosa)",
+    inputs=_bandwidth_inputs, dim=lambda c, p: 1, build=_bandwidth_node,
+))
 _descriptor("band_flatness", "ratio", "flatness per octave band (MPEG-7 style)",
             lambda S, f, p: desc.band_flatness(S, f, desc.octave_band_edges(p.band_fmin_hz, p.n_octaves)),
             params=BandFlatnessParams, with_freqs=True, dim=lambda c, p: p.n_octaves, scalar=False)
-_descriptor("crest", "ratio", "spectral crest: max / mean (1 for silence)", lambda S, p: desc.spectral_crest(S))
-_descriptor("slope", "1/Hz", "spectral slope: least-squares slope / sum (Peeters)",
-            lambda S, f, p: desc.spectral_slope(S, f), with_freqs=True)
-_descriptor("decrease", "ratio", "spectral decrease (Peeters)", lambda S, p: desc.spectral_decrease(S))
 _descriptor("rolloff", "Hz", "roll-off frequency: roll_percent of the magnitude lies below (librosa)",
-            lambda S, f, p: desc.spectral_rolloff(S, f, p.roll_percent), params=RolloffParams, with_freqs=True)
-_descriptor("entropy", "ratio", "normalized spectral entropy, 0..1 (0 for silence)",
-            lambda S, p: desc.spectral_entropy(S))
+            lambda S, f, p: desc._rolloff(S, f, p.roll_percent), params=RolloffParams, with_freqs=True)
 _descriptor("energy", "power", "spectral energy: sum of |X|^2 (in a band if set)",
             lambda P, f, p: desc.spectral_energy(P, f, p.band_fmin_hz or None, p.band_fmax_hz or None),
             params=EnergyParams, power=True, with_freqs=True)

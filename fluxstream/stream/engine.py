@@ -10,6 +10,7 @@ analysis.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import traceback
@@ -276,7 +277,9 @@ class Engine:
             self._publish(Event("gap", self._next_pos, self._next_pos / self.ctx.sample_rate,
                                 float(lost), {"resume_sample": pos}))
             self.graph.reset(pos)
-        if not np.isfinite(block).all():
+        # One sum answers for the whole block (NaN and inf propagate into it); only a
+        # non-finite sum, rare, needs the per-sample check.
+        if not math.isfinite(float(block.sum())) and not np.isfinite(block).all():
             bad = ~np.isfinite(block)
             count = int(bad.sum())
             block = np.where(bad, np.float32(0.0), block)

@@ -131,3 +131,33 @@ def test_two_threads_give_identical_results(threads, rng):
 def test_bad_thread_count():
     with pytest.raises(ConfigError, match="threads=3"):
         Graph(CTX, ["rms"]).set_threads(3)
+
+
+def _generic_groups(out):
+    by = {}
+    for name, arr in out.features.items():
+        if arr.shape[1]:
+            by.setdefault((out.first_index[name], arr.shape[1]), {})[name] = arr
+    return [(k[0], v) for k, v in sorted(by.items())]
+
+
+@given(sizes=block_sizes, n=st.integers(0, 4000), gap=st.booleans())
+def test_groups_by_delay_equal_grouping_by_frame_range(sizes, n, gap):
+    # GraphOutput.groups() trusts that outputs with the same delay always cover the same
+    # frames (one look-up per delay instead of per feature): check it against grouping
+    # name by name, through the head, steady ticks, a reset (a gap) and the flush.
+    x = np.random.default_rng(n).standard_normal((n, 1)).astype(np.float32)
+    g = Graph(CTX, ["mfcc", "mfcc.delta", "mfcc.delta2", "centroid", "spread", "flux", "rms"])
+    outs = []
+    for i, b in enumerate(split(x, sizes)):
+        if gap and i == 3:
+            g.reset(10_000)
+        outs.append(g.process(b))
+    outs.append(g.flush())
+    for o in outs:
+        want = _generic_groups(o)
+        got = o.groups()
+        assert [(f, sorted(d)) for f, d in got] == [(f, sorted(d)) for f, d in want]
+        for (_, a), (_, b) in zip(got, want):
+            for k in a:
+                assert a[k] is b[k]
