@@ -62,11 +62,17 @@ def _finite(name: str, v, unit: str) -> float:
 def _check_norm(name: str, norm):
     if norm is None:
         return None
+    if norm is np.inf:  # the default, checked cheaply
+        return norm
     if not isinstance(norm, bool) and isinstance(norm, (int, float, np.integer, np.floating)):
         for ok in _NORMS[:-1]:
             if float(norm) == ok:
                 return ok
     raise ConfigError(f"{name}={norm!r} is not supported: must be one of inf, 1, 2, None")
+
+
+_TINY32 = float(np.finfo(np.float32).tiny)
+_TINY64 = float(np.finfo(np.float64).tiny)
 
 
 # --- filterbank and normalisation ------------------------------------------------------------
@@ -109,7 +115,7 @@ def normalize_frames(X: np.ndarray, norm=np.inf) -> np.ndarray:
         length = a.sum(axis=-1, keepdims=True)
     else:
         length = np.sqrt(np.einsum("...k,...k->...", a, a))[..., None]
-    length[length < np.finfo(dtype).tiny] = 1.0
+    length = np.where(length < (_TINY32 if dtype == np.float32 else _TINY64), 1.0, length)
     return np.divide(x, length).astype(dtype, copy=False)
 
 

@@ -81,6 +81,8 @@ _ZERO_SPREAD = 1e-5
 # -- validation ------------------------------------------------------------------------
 
 def _check_number(name: str, value, unit: str = "") -> float:
+    if type(value) is float and math.isfinite(value):  # the common case, checked cheaply
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value):
         raise ConfigError(f"{name}={value!r} must be a finite number{unit}")
@@ -1086,7 +1088,7 @@ def zero_crossing_rate(frames: np.ndarray, threshold: float = 1e-10) -> np.ndarr
         return np.zeros(x.shape[:-1], dtype=x.dtype)
     # Negative means below -threshold: values clipped to 0 (and -0.0) count as positive.
     neg = x < -x.dtype.type(thr)
-    crossings = np.count_nonzero(neg[..., 1:] != neg[..., :-1], axis=-1)
+    crossings = (neg[..., 1:] != neg[..., :-1]).sum(axis=-1)  # faster than count_nonzero(axis=)
     return np.asarray(crossings, dtype=x.dtype) * x.dtype.type(1.0 / N)
 
 

@@ -150,8 +150,13 @@ class Graph:
         # The per-tick loop works on positions, not keys: hashing a params dataclass on
         # every look-up cost more than some kernels (100 us per tick for 30 nodes).
         pos = {k: i for i, k in enumerate(self.order)}
-        self._plan = [(pos[k], self._nodes[k], tuple(pos[i] for i in self._inputs[k]),
-                       hasattr(self._nodes[k], "flush")) for k in self._compute]
+        # Entries (position, process, inputs): a bound (or C-level) process callable, and
+        # one input position as a plain int for the common one-input node.
+        self._plan = []
+        for k in self._compute:
+            ins = tuple(pos[i] for i in self._inputs[k])
+            self._plan.append((pos[k], self._nodes[k].process, ins[0] if len(ins) == 1 else ins))
+        self._flushing = {pos[k]: self._nodes[k] for k in self._compute if hasattr(self._nodes[k], "flush")}
         self._out_pos = {n: pos[k] for n, k in self.output_keys.items()}
         by_delay: dict[int, list[str]] = {}
         for n, k in self.output_keys.items():
@@ -261,8 +266,8 @@ class Graph:
                 i = parent[i]
             return i
 
-        for i, _, ins, _ in rest:
-            for j in ins:
+        for i, _, ins in rest:
+            for j in ((ins,) if ins.__class__ is int else ins):
                 if j in parent:
                     parent[find(i)] = find(j)
         groups: dict[int, list] = {}
@@ -270,28 +275,31 @@ class Graph:
             groups.setdefault(find(e[0]), []).append(e)
         return trunk, list(groups.values())
 
-    def _run_plan(self, plan, values, flush: bool) -> None:
-        starts, nxt = self._starts, self._next_list
-        for i, node, ins, has_flush in plan:
-            if len(ins) == 1:
-                out = node.process(values[ins[0]])
-            else:
-                out = node.process(*[values[j] for j in ins])
-            if flush and has_flush:
+    @staticmethod
+    def _run_plan(plan, values) -> None:
+        # The per-tick inner loop of the live path: kept to a call per node.
+        for i, proc, ins in plan:
+            values[i] = proc(values[ins]) if ins.__class__ is int else proc(*[values[j] for j in ins])
+
+    def _run_flush(self, values) -> None:
+        """The plan at the end of stream: each delayed node's last frames are appended to
+        its output before its consumers run."""
+        for i, proc, ins in self._plan:
+            out = proc(values[ins]) if ins.__class__ is int else proc(*[values[j] for j in ins])
+            node = self._flushing.get(i)
+            if node is not None:
                 out = np.concatenate([out, node.flush()], axis=1)
             values[i] = out
-            starts[i] = nxt[i]
-            nxt[i] += out.shape[1]
 
     def _run_parallel(self, values) -> None:
         if self._groups is None:
             trunk, branches = self._branches()
-            self._run_plan(trunk, values, False)
+            self._run_plan(trunk, values)
             import time
 
             for b in branches:  # probe: one thread, timing each branch
                 t0 = time.perf_counter()
-                self._run_plan(b, values, False)
+                self._run_plan(b, values)
                 key = b[0][0]
                 self._probe[key] = self._probe.get(key, 0.0) + time.perf_counter() - t0
             self._probe_ticks += 1
@@ -308,9 +316,9 @@ class Graph:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="fluxstream-graph")
             return
         trunk, (mine, theirs) = self._groups
-        self._run_plan(trunk, values, False)
-        job = self._pool.submit(self._run_plan, theirs, values, False)
-        self._run_plan(mine, values, False)
+        self._run_plan(trunk, values)
+        job = self._pool.submit(self._run_plan, theirs, values)
+        self._run_plan(mine, values)
         job.result()
 
     # --- running ---------------------------------------------------------------------
@@ -318,14 +326,18 @@ class Graph:
     def _run(self, frames: np.ndarray, first: int, flush: bool) -> GraphOutput:
         values: list = [None] * len(self.order)
         values[self._root_pos] = frames
-        self._starts[self._root_pos] = first
-        if self._threads > 1 and not flush and frames.shape[1]:
+        if flush:
+            self._run_flush(values)
+        elif self._threads > 1 and frames.shape[1]:
             self._run_parallel(values)
         else:
-            self._run_plan(self._plan, values, flush)
-        starts = self._starts
-        return GraphOutput({n: values[i] for n, i in self._out_pos.items()},
-                           {n: starts[i] for n, i in self._out_pos.items()}, frames.shape[1],
+            self._run_plan(self._plan, values)
+        # Frame indices: each output's next frame advances by what it emitted.
+        starts, nxt = {}, self._next
+        for n, i in self._out_pos.items():
+            starts[n] = nxt[n]
+            nxt[n] += values[i].shape[1]
+        return GraphOutput({n: values[i] for n, i in self._out_pos.items()}, starts, frames.shape[1],
                            self._clusters)
 
     def process(self, block: np.ndarray) -> GraphOutput:
@@ -343,5 +355,4 @@ class Graph:
         self.root.reset(start_sample)
         for node in self._nodes.values():
             node.reset()
-        self._next_list = [self.root.next_index] * len(self.order)
-        self._starts = [0] * len(self.order)
+        self._next = dict.fromkeys(self._out_pos, self.root.next_index)

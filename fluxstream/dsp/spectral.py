@@ -78,8 +78,8 @@ def frame_rms(frames: np.ndarray) -> np.ndarray:
     rms : ndarray [shape=(...)] (linear amplitude, full scale = 1)
     """
     n = frames.shape[-1]
-    # einsum forms the sum of squares without materializing frames**2.
-    ss = np.einsum("...k,...k->...", frames, frames)
+    # vecdot forms the sum of squares without materializing frames**2.
+    ss = np.asarray(np.vecdot(frames, frames))
     ss *= np.float32(1.0 / n)
     return np.sqrt(ss, out=ss)
 
