@@ -13,7 +13,7 @@ from .plugins.recorders import FeatureRecorder
 from .stream.engine import Engine, EngineStats
 from .stream.file import FileSource
 
-__all__ = ["analyze", "analyze_to", "describe", "layout_of", "meta_of"]
+__all__ = ["analyze", "analyze_to", "clocks_of", "describe", "layout_of", "meta_of"]
 
 
 def describe(engine: Engine) -> tuple[dict, dict]:
@@ -26,17 +26,25 @@ def describe(engine: Engine) -> tuple[dict, dict]:
         "win_length": ctx.win_length or ctx.n_fft, "window": ctx.window, "center": ctx.center,
         "source": engine.source.description,
         "features": {n: {"dim": g.dim(n), "unit": g.unit(n), "latency_samples": g.latency_samples(n),
-                         "delay_frames": g.delay_frames(n)}
-                     for n in g.outputs},
+                         "delay_frames": g.delay_frames(n), "frame_length": g.framing(n)[0],
+                         "hop_length": g.framing(n)[1]}
+                     for n in g.frame_outputs},
+        "events": {kind: {"feature": n, "latency_samples": g.latency_samples(n)}
+                   for kind, n in g.event_kinds.items()},
     }
-    freqs = {n: f for n in g.outputs if (f := g.freqs(n)) is not None}
+    freqs = {n: f for n in g.frame_outputs if (f := g.freqs(n)) is not None}
     return meta, freqs
 
 
 def layout_of(engine: Engine) -> dict[str, tuple]:
     """Per-frame shape of each output feature: ``(dim,)`` mono, ``(channels, dim)`` else."""
     g, ch = engine.graph, engine.ctx.channels
-    return {n: (g.dim(n),) if ch == 1 else (ch, g.dim(n)) for n in g.outputs}
+    return {n: (g.dim(n),) if ch == 1 else (ch, g.dim(n)) for n in g.frame_outputs}
+
+
+def clocks_of(engine: Engine) -> dict[str, int]:
+    """The hop [samples] of each output feature's frame clock."""
+    return {n: engine.graph.clock(n)[0] for n in engine.graph.frame_outputs}
 
 
 def analyze_to(path: str, out: str | None, config: Config | None = None,
@@ -69,7 +77,7 @@ def analyze_to(path: str, out: str | None, config: Config | None = None,
     engine.open()
     meta, freqs = describe(engine)
     meta["file"] = str(path)
-    rec = FeatureRecorder(out, freqs=freqs, meta=meta, layout=layout_of(engine))
+    rec = FeatureRecorder(out, freqs=freqs, meta=meta, layout=layout_of(engine), clocks=clocks_of(engine))
     engine.subscribe(rec)
     if on_progress is not None and source.n_samples > 0:
         total = source.duration_s

@@ -31,12 +31,16 @@ class Frames:
         The arrays belong to the receiver (not reused by the engine).
     stream : str
         Name of the stream (``"in"``).
+    hop_length : int >= 0 [samples]
+        Hop of the frame clock these indices count (the STFT's, unless a feature is framed
+        on its own hop, e.g. ``[features.pitch] hop_length``); 0 when unspecified.
     """
 
     index: np.ndarray
     time_s: np.ndarray
     features: Mapping[str, np.ndarray]
     stream: str = "in"
+    hop_length: int = 0
 
     def __len__(self) -> int:
         return int(self.index.shape[0])

@@ -36,7 +36,9 @@ def test_analyze_npz_contract(wav, tmp_path, capsys):
     assert "rms.freqs" not in z and "centroid.freqs" not in z
     meta = meta_of(dict(z))
     assert meta["sample_rate"] == 16000 and meta["hop_length"] == 512 and meta["n_fft"] == 2048
-    assert meta["features"]["centroid"] == {"dim": 1, "unit": "Hz", "latency_samples": 1024, "delay_frames": 0}
+    assert meta["features"]["centroid"] == {"dim": 1, "unit": "Hz", "latency_samples": 1024, "delay_frames": 0,
+                                            "frame_length": 2048, "hop_length": 512}
+    assert meta["events"] == {}
     assert np.median(z["centroid"]) == pytest.approx(1000, rel=0.01)
     assert "-> " in capsys.readouterr().out
 

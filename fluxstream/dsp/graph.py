@@ -33,50 +33,56 @@ class GraphOutput:
     Attributes
     ----------
     features : dict of str -> ndarray [shape=(channels, n, dim)]
-        Only the requested features; arrays belong to the caller.
+        Only the requested features with frame outputs; arrays belong to the caller.
     first_index : dict of str -> int
-        Frame index of each feature's first row (features with a delay lag behind).
+        Frame index of each feature's first row on its clock (features with a delay lag
+        behind).
     analysis_frames : int
-        Frames the framer completed in this tick.
+        Frames the main (STFT) framer completed in this tick.
+    events : list of Event
+        Events the nodes decided in this tick (onsets...), in node order.
     """
 
-    __slots__ = ("features", "first_index", "analysis_frames", "_clusters")
+    __slots__ = ("features", "first_index", "analysis_frames", "events", "_clusters", "_clock")
 
     def __init__(self, features: dict[str, np.ndarray], first_index: dict[str, int],
-                 analysis_frames: int = 0, clusters: tuple[tuple[str, ...], ...] | None = None):
+                 analysis_frames: int = 0, clusters: tuple[tuple[str, ...], ...] | None = None,
+                 events: list | None = None, clock: dict[str, tuple[int, int]] | None = None):
         self.features = features
         self.first_index = first_index
-        self.analysis_frames = analysis_frames  # STFT frames completed in this tick
-        # Names that always share a frame range (the same total delay), from the Graph.
+        self.analysis_frames = analysis_frames  # main-clock frames completed in this tick
+        self.events = events if events is not None else []
+        # Names that always share a frame range (same framer, same total delay).
         self._clusters = clusters
+        self._clock = clock or {}
 
     @property
     def n_frames(self) -> int:
         """Most frames any feature has in this tick."""
         return max((v.shape[1] for v in self.features.values()), default=0)
 
-    def groups(self) -> list[tuple[int, dict[str, np.ndarray]]]:
-        """Features grouped by identical frame ranges: ``[(first_index, {name: array})]``,
-        in order of first index, empty ranges left out."""
-        feats, first = self.features, self.first_index
+    def groups(self) -> list[tuple[tuple[int, int], int, dict[str, np.ndarray]]]:
+        """Features grouped by identical frame ranges on one clock: ``[(clock,
+        first_index, {name: array})]``, ``clock = (hop_length, offset)`` in samples (see
+        :meth:`Graph.clock`), in order of clock then first index; empty ranges left out."""
+        feats, first, clock = self.features, self.first_index, self._clock
+        merged: dict[tuple, dict[str, np.ndarray]] = {}
         if self._clusters is not None:
-            # Outputs with the same delay are computed from the same frames in every tick
-            # (test_graph checks it), so one range look-up per cluster groups them: this
-            # runs on every live hop, where grouping name by name cost 10 us.
-            # Different delays can still meet on one range (a short stream's flush).
-            merged: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+            # Outputs of one framer with the same delay are computed from the same frames
+            # in every tick (test_graph checks it), so one range look-up per cluster groups
+            # them: this runs on every live hop, where grouping name by name cost 10 us.
+            # Different clusters can still meet on one range (a short stream's flush).
             for c in self._clusters:
                 n = feats[c[0]].shape[1]
                 if n:
-                    group = merged.setdefault((first[c[0]], n), {})
+                    group = merged.setdefault((clock.get(c[0], (0, 0)), first[c[0]], n), {})
                     for name in c:
                         group[name] = feats[name]
-            return [(k[0], v) for k, v in sorted(merged.items())]
-        by: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-        for name, arr in feats.items():
-            if arr.shape[1]:
-                by.setdefault((first[name], arr.shape[1]), {})[name] = arr
-        return [(k[0], v) for k, v in sorted(by.items())]
+        else:
+            for name, arr in feats.items():
+                if arr.shape[1]:
+                    merged.setdefault((clock.get(name, (0, 0)), first[name], arr.shape[1]), {})[name] = arr
+        return [(k[0], k[1], v) for k, v in sorted(merged.items())]
 
 
 class Graph:
@@ -128,20 +134,29 @@ class Graph:
             self.output_keys[n] = key
             visit(key, ())
         self.order = order
-        root = [k for k in order if k[0] == "frames"]
-        self._root_key = root[0]
-        self.root = self.specs[self._root_key].build(ctx, self._root_key[1])
-        self._compute = [k for k in order if k != self._root_key]
+        # Roots: one framer per (frame length, hop) any node needs; the STFT's is the main
+        # one (its frames count as the engine's analysis frames).
+        self._root_keys = [k for k in order if k[0] == "frames"]
+        self.roots = {k: self.specs[k].build(ctx, k[1]) for k in self._root_keys}
+        main = ("frames", registry.FramesParams())
+        self._main_key = main if main in self.roots else self._root_keys[0]
+        self.root = self.roots[self._main_key]
+        self._compute = [k for k in order if k[0] != "frames"]
         self._nodes = {k: self.specs[k].build(ctx, k[1]) for k in self._compute}
         self.hop_length = ctx.hop_length
-        self._ref_offset = ctx.n_fft // 2 if ctx.center else 0
         self._delay: dict[NodeKey, int] = {}
+        self._root_of: dict[NodeKey, NodeKey] = {}
         for k in order:
             ins = self._inputs[k]
             delays = {self._delay[i] for i in ins}
             if len(delays) > 1:
                 raise ConfigError(f"feature {k[0]!r} combines inputs with different delays")
             self._delay[k] = (delays.pop() if delays else 0) + int(self.specs[k].delay_frames(ctx, k[1]))
+            roots = {self._root_of[i] for i in ins} if ins else {k}
+            if len(roots) > 1:
+                raise ConfigError(f"feature {k[0]!r} combines inputs framed differently "
+                                  "(frame lengths or hops)")
+            self._root_of[k] = roots.pop()
         self._build_plan()
         self.set_threads(1)
         self.reset(0)
@@ -157,12 +172,16 @@ class Graph:
             ins = tuple(pos[i] for i in self._inputs[k])
             self._plan.append((pos[k], self._nodes[k].process, ins[0] if len(ins) == 1 else ins))
         self._flushing = {pos[k]: self._nodes[k] for k in self._compute if hasattr(self._nodes[k], "flush")}
-        self._out_pos = {n: pos[k] for n, k in self.output_keys.items()}
-        by_delay: dict[int, list[str]] = {}
-        for n, k in self.output_keys.items():
-            by_delay.setdefault(self._delay[k], []).append(n)
+        framed = {n: k for n, k in self.output_keys.items() if self.specs[k].frames_out}
+        self._out_pos = {n: pos[k] for n, k in framed.items()}
+        by_delay: dict[tuple, list[str]] = {}
+        for n, k in framed.items():
+            by_delay.setdefault((self._root_of[k], self._delay[k]), []).append(n)
         self._clusters = tuple(tuple(v) for v in by_delay.values())
-        self._root_pos = pos[self._root_key]
+        self._clock_of = {n: self._root_clock(self._root_of[k]) for n, k in framed.items()}
+        self._root_pos = [(pos[k], self.roots[k]) for k in self._root_keys]
+        self._main_pos = pos[self._main_key]
+        self._event_nodes = [self._nodes[k] for k in self._compute if self.specs[k].events]
 
     def instrument(self, wrap) -> None:
         """Replace every node by ``wrap(key, node)`` (e.g. a timer for benchmarks); the
@@ -204,16 +223,43 @@ class Graph:
         return None if f is None else np.asarray(f(self.ctx, k[1]))
 
     def delay_frames(self, name: str) -> int:
-        """Frames by which this output lags the STFT frames (deltas: width // 2)."""
+        """Frames by which this output lags its framer's frames (deltas: width // 2)."""
         return self._delay[self._key(name)]
+
+    def framing(self, name: str) -> tuple[int, int]:
+        """``(frame_length, hop_length)`` [samples] of the frames this output is made of."""
+        return self._root_of[self._key(name)][1].resolved(self.ctx)
+
+    def _root_clock(self, root: NodeKey) -> tuple[int, int]:
+        length, hop = root[1].resolved(self.ctx)
+        return (hop, 0 if self.ctx.center else length // 2)
+
+    def clock(self, name: str) -> tuple[int, int]:
+        """``(hop_length, offset)`` [samples] of this output's frame clock: frame ``k``'s
+        reference (centre) sample is ``k * hop_length + offset`` (offset 0 with centred
+        framing). Outputs on one clock have comparable frame indices."""
+        return self._root_clock(self._root_of[self._key(name)])
 
     def latency_samples(self, name: str) -> int:
         """Samples between a frame's reference time and the newest input it needs."""
-        return self.ctx.frame_latency + self.delay_frames(name) * self.hop_length
+        length, hop = self.framing(name)
+        return length - length // 2 + self.delay_frames(name) * hop
 
-    def frame_sample(self, index: np.ndarray) -> np.ndarray:
-        """Reference (centre) sample of frame ``index`` on the input's timeline."""
-        return np.asarray(index) * self.hop_length - self._ref_offset + self.ctx.n_fft // 2
+    def frame_sample(self, index: np.ndarray, name: str | None = None) -> np.ndarray:
+        """Reference (centre) sample of frame ``index`` on the input's timeline, on the
+        clock of output ``name`` (default: the STFT's)."""
+        hop, offset = self.clock(name) if name is not None else self._root_clock(self._main_key)
+        return np.asarray(index) * hop + offset
+
+    @property
+    def frame_outputs(self) -> list[str]:
+        """The requested features that have per-frame values (not the event-only ones)."""
+        return list(self._out_pos)
+
+    @property
+    def event_kinds(self) -> dict[str, str]:
+        """Event kind -> the requested feature that publishes it."""
+        return {kind: n for n, k in self.output_keys.items() for kind in self.specs[k].events}
 
     @property
     def node_count(self) -> int:
@@ -323,12 +369,13 @@ class Graph:
 
     # --- running ---------------------------------------------------------------------
 
-    def _run(self, frames: np.ndarray, first: int, flush: bool) -> GraphOutput:
+    def _run(self, roots: list, flush: bool) -> GraphOutput:
         values: list = [None] * len(self.order)
-        values[self._root_pos] = frames
+        for (i, _), (frames, _first) in zip(self._root_pos, roots):
+            values[i] = frames
         if flush:
             self._run_flush(values)
-        elif self._threads > 1 and frames.shape[1]:
+        elif self._threads > 1 and values[self._main_pos].shape[1]:
             self._run_parallel(values)
         else:
             self._run_plan(self._plan, values)
@@ -337,22 +384,23 @@ class Graph:
         for n, i in self._out_pos.items():
             starts[n] = nxt[n]
             nxt[n] += values[i].shape[1]
-        return GraphOutput({n: values[i] for n, i in self._out_pos.items()}, starts, frames.shape[1],
-                           self._clusters)
+        events = [e for node in self._event_nodes for e in node.pop_events()] if self._event_nodes else None
+        return GraphOutput({n: values[i] for n, i in self._out_pos.items()}, starts,
+                           values[self._main_pos].shape[1], self._clusters, events, self._clock_of)
 
     def process(self, block: np.ndarray) -> GraphOutput:
         """Add a block [shape=(n_samples, channels)] and compute what it completes."""
-        frames, first = self.root.process(block)
-        return self._run(frames, first, flush=False)
+        return self._run([root.process(block) for _, root in self._root_pos], flush=False)
 
     def flush(self) -> GraphOutput:
         """End of stream: the centred tail frames, and every delayed node's last frames."""
-        frames, first = self.root.flush()
-        return self._run(frames, first, flush=True)
+        return self._run([root.flush() for _, root in self._root_pos], flush=True)
 
     def reset(self, start_sample: int = 0) -> None:
         """Forget all state; the next block starts at ``start_sample``."""
-        self.root.reset(start_sample)
+        for root in self.roots.values():
+            root.reset(start_sample)
         for node in self._nodes.values():
             node.reset()
-        self._next = dict.fromkeys(self._out_pos, self.root.next_index)
+        self._next = {n: self.roots[self._root_of[k]].next_index for n, k in self.output_keys.items()
+                      if n in self._out_pos}

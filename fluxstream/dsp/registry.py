@@ -22,7 +22,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..errors import ConfigError
-from ..params import Params, build_dataclass
+from ..params import Params, build_dataclass, opt
 from . import spectral
 from .framing import Framer
 from .stft import WindowedFFT
@@ -30,6 +30,7 @@ from .stft import WindowedFFT
 __all__ = [
     "AnalysisContext",
     "FeatureSpec",
+    "FramesParams",
     "Node",
     "NoParams",
     "REGISTRY",
@@ -90,6 +91,26 @@ class NoParams(Params):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FramesParams(Params):
+    """A framer (a root of the graph): frames of ``frame_length`` samples every
+    ``hop_length`` samples, centred as the STFT's. 0 means the STFT's value, which is the
+    STFT's own framer: build these with :meth:`on`, so that equal framers are one node."""
+
+    frame_length: int = opt(0, int, "an integer >= 0 (samples; 0 = [stft] n_fft)", check=lambda v: v >= 0)
+    hop_length: int = opt(0, int, "an integer >= 0 (samples; 0 = [stft] hop_length)", check=lambda v: v >= 0)
+
+    @classmethod
+    def on(cls, ctx: "AnalysisContext", frame_length: int = 0, hop_length: int = 0) -> "FramesParams":
+        """The params of frames of this length and hop (0: the STFT's), normalised."""
+        return cls(frame_length=0 if frame_length in (0, ctx.n_fft) else int(frame_length),
+                   hop_length=0 if hop_length in (0, ctx.hop_length) else int(hop_length))
+
+    def resolved(self, ctx: "AnalysisContext") -> tuple[int, int]:
+        """``(frame_length, hop_length)`` in samples."""
+        return (self.frame_length or ctx.n_fft, self.hop_length or ctx.hop_length)
+
+
+@dataclass(frozen=True, kw_only=True)
 class FeatureSpec:
     """Registry entry of one feature (or internal node).
 
@@ -118,6 +139,12 @@ class FeatureSpec:
         The unit when it depends on the parameters (e.g. dB or not); default ``unit``.
     public : bool
         Whether users may request it.
+    events : tuple of str
+        Kinds of :class:`~fluxstream.results.Event` its node publishes (its
+        ``pop_events()`` returns them after each tick).
+    frames_out : bool
+        False for an event-only feature (``onset``): requested like any other, it adds no
+        per-frame output, only its events.
     """
 
     name: str
@@ -131,6 +158,8 @@ class FeatureSpec:
     delay_frames: Callable[[AnalysisContext, object], int] = field(default=lambda ctx, p: 0)
     unit_of: Callable[[object], str] | None = None
     public: bool = True
+    events: tuple[str, ...] = ()
+    frames_out: bool = True
 
     def input_keys(self, ctx: AnalysisContext, params) -> tuple:
         """The inputs for these parameters (names or ``(name, params)`` pairs)."""
@@ -197,10 +226,10 @@ class FunctionNode:
 # --- entries -------------------------------------------------------------------------------
 
 register(FeatureSpec(
-    name="frames", unit="linear", public=False,
+    name="frames", unit="linear", public=False, params=FramesParams,
     description="time-domain analysis frames (n_fft samples, unwindowed)",
-    inputs=(), dim=lambda c, p: c.n_fft,
-    build=lambda c, p: Framer(c.n_fft, c.hop_length, c.channels, c.center),
+    inputs=(), dim=lambda c, p: p.resolved(c)[0],
+    build=lambda c, p: Framer(*p.resolved(c), c.channels, c.center),
 ))
 register(FeatureSpec(
     name="stft", unit="complex", public=False,

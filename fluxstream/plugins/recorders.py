@@ -63,6 +63,11 @@ class FeatureRecorder:
         ``(channels, dim)``). CSV/JSONL rows are written once every feature of that frame
         has arrived (delayed features such as deltas come later than the others); without
         a layout, the features of the first Frames define the row.
+    clocks : mapping of str -> int, optional
+        The hop [samples] of each feature's frame clock, when features are framed on more
+        than one hop (``[features.pitch] hop_length``). Rows are then per clock and frame,
+        in time order, with a ``hop_length`` column (CSV) or key (JSONL), and hold only
+        the features of their clock. Default: one clock.
 
     Real-time notes
     ---------------
@@ -72,16 +77,20 @@ class FeatureRecorder:
     """
 
     def __init__(self, path: str | None = None, freqs: Mapping[str, np.ndarray] | None = None,
-                 meta: Mapping | None = None, layout: Mapping[str, tuple] | None = None):
+                 meta: Mapping | None = None, layout: Mapping[str, tuple] | None = None,
+                 clocks: Mapping[str, int] | None = None):
         self.path = path
         self.format = format_for(path) if path is not None else "npz"
         self.freqs = dict(freqs or {})
         self.meta = dict(meta or {})
         self.layout = dict(layout) if layout is not None else None
+        self.clocks = dict(clocks) if clocks and len(set(clocks.values())) > 1 else None
         self._frames: dict[str, list[np.ndarray]] = {}
         self._times: dict[str, list[np.ndarray]] = {}
-        self._events: dict[str, list[tuple[float, int, float]]] = {}
-        self._pending: dict[int, dict] = {}
+        self._events: dict[str, list[Event]] = {}
+        # Rows waiting for a delayed feature, keyed (time_s, hop, frame): time order first.
+        self._pending: dict[tuple, dict] = {}
+        self._row_size: dict[int, int] = {}
         self._fh = None
         self._csv = None
         if path is not None and self.format != "npz":
@@ -106,27 +115,32 @@ class FeatureRecorder:
         if self.layout is None:
             self.layout = {k: v.shape[1:] for k, v in fr.features.items()}
         if self._csv is None and self.format == "csv":
-            columns = ["frame", "time_s"]
+            columns = ["frame"] + (["hop_length"] if self.clocks else []) + ["time_s"]
             for k, shape in self.layout.items():
                 columns += _csv_columns(k, tuple(shape))
             self._csv = csv.writer(self._fh)
             self._csv.writerow(columns)
+        hop = fr.hop_length if self.clocks else 0
+        if hop not in self._row_size:
+            self._row_size[hop] = sum(1 for k in self.layout if self.clocks is None or self.clocks.get(k) == hop)
         lists = {k: v.tolist() for k, v in fr.features.items() if k in self.layout}
+        times = fr.time_s.tolist()
         for i, k in enumerate(fr.index.tolist()):
-            row = self._pending.setdefault(k, {"time_s": float(fr.time_s[i])})
+            row = self._pending.setdefault((times[i], hop, k), {})
             for name, vals in lists.items():
                 row[name] = vals[i]
         self._drain(final=False)
 
     def _drain(self, final: bool) -> None:
-        """Write rows in frame order while they are complete (all of them when final)."""
-        for k in sorted(self._pending):
-            row = self._pending[k]
-            if not final and len(row) - 1 < len(self.layout):
+        """Write rows in time order while they are complete (all of them when final)."""
+        for key in sorted(self._pending):
+            row = self._pending[key]
+            time_s, hop, k = key
+            if not final and len(row) < self._row_size[hop]:
                 break
-            del self._pending[k]
+            del self._pending[key]
             if self.format == "csv":
-                cells = [k, repr(row["time_s"])]
+                cells = [k] + ([hop] if self.clocks else []) + [repr(time_s)]
                 for name, shape in self.layout.items():
                     n = int(np.prod(shape))
                     v = row.get(name)
@@ -134,7 +148,10 @@ class FeatureRecorder:
                               [f"{x:.9g}" for x in np.ravel(v)])
                 self._csv.writerow(cells)
             else:
-                out = {"frame": k, "time_s": row.pop("time_s")}
+                out = {"frame": k}
+                if self.clocks:
+                    out["hop_length"] = hop
+                out["time_s"] = time_s
                 for name in self.layout:
                     if name in row:
                         v = row[name]
@@ -143,10 +160,11 @@ class FeatureRecorder:
 
     def _on_event(self, ev: Event) -> None:
         if self.format == "jsonl" and self._fh is not None:
-            self._fh.write(json.dumps({"event": ev.kind, "time_s": ev.time_s, "sample": ev.sample,
-                                       "value": ev.value}) + "\n")
+            row = {"event": ev.kind, "time_s": ev.time_s, "sample": ev.sample, "value": ev.value}
+            row.update({k: v for k, v in ev.info.items() if k not in row and _is_plain(v)})
+            self._fh.write(json.dumps(row) + "\n")
         else:
-            self._events.setdefault(ev.kind, []).append((ev.time_s, ev.sample, ev.value))
+            self._events.setdefault(ev.kind, []).append(ev)
 
     # --- results -----------------------------------------------------------------------
 
@@ -160,11 +178,19 @@ class FeatureRecorder:
             out[f"{k}.time"] = np.concatenate(self._times[k])
             if k in self.freqs:
                 out[f"{k}.freqs"] = np.asarray(self.freqs[k], dtype=np.float64)
-        for kind, rows in self._events.items():
-            arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
-            out[f"{kind}.time"] = arr[:, 0]
-            out[f"{kind}.sample"] = arr[:, 1].astype(np.int64)
-            out[f"{kind}.value"] = arr[:, 2]
+        for kind, evs in self._events.items():
+            out[f"{kind}.time"] = np.array([e.time_s for e in evs], dtype=np.float64)
+            out[f"{kind}.sample"] = np.array([e.sample for e in evs], dtype=np.int64)
+            out[f"{kind}.value"] = np.array([e.value for e in evs], dtype=np.float64)
+            # Numeric info fields every event of the kind has (onset: strength, latency,
+            # channel, band) become arrays of their own.
+            keys = set.intersection(*(set(e.info) for e in evs))
+            for key in sorted(keys - {"time", "sample", "value"}):
+                vals = [e.info[key] for e in evs]
+                if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                       for v in vals):
+                    dtype = np.int64 if all(isinstance(v, (int, np.integer)) for v in vals) else np.float64
+                    out[f"{kind}.{key}"] = np.array(vals, dtype=dtype)
         out["_meta"] = np.asarray(json.dumps(self.meta, sort_keys=True))
         return out
 
@@ -188,6 +214,10 @@ class FeatureRecorder:
                 self._fh.write("frame,time_s\n")
             self._fh.close()
             self._fh = None
+
+
+def _is_plain(v) -> bool:
+    return isinstance(v, (str, int, float, bool)) or v is None
 
 
 def _csv_columns(name: str, shape: tuple[int, ...]) -> list[str]:

@@ -291,18 +291,20 @@ class Engine:
         self._emit_frames(self.graph.process(block), t0)
 
     def _emit_frames(self, out, t0: float | None) -> None:
-        # One Frames per group of features on the same frame range: usually one; features
-        # with a delay (deltas) come in their own Frames, for earlier frames.
+        # One Frames per group of features on the same frame range of one clock: usually
+        # one; features with a delay (deltas) come in their own Frames, for earlier frames,
+        # and features framed on another hop (pitch with its own hop_length) in theirs.
         batch = []
-        for first, group in out.groups():
+        sr = float(self.ctx.sample_rate)
+        for (hop, offset), first, group in out.groups():
             n = next(iter(group.values())).shape[1]
             idx = np.arange(first, first + n, dtype=np.int64)
-            time_s = self.graph.frame_sample(idx) / float(self.ctx.sample_rate)
+            time_s = (idx * hop + offset) / sr
             if self._mono:
                 feats = {k: v[0] for k, v in group.items()}
             else:
                 feats = {k: np.moveaxis(v, 0, 1) for k, v in group.items()}
-            batch.append(Frames(idx, time_s, feats, self.stream))
+            batch.append(Frames(idx, time_s, feats, self.stream, hop))
         self._frames += out.analysis_frames
         if t0 is not None:  # a block's time (the end-of-stream flush is not a block)
             dt = time.perf_counter() - t0
@@ -310,6 +312,8 @@ class Engine:
             self._compute_total += dt
         for frames in batch:
             self._publish(frames)
+        for event in out.events:
+            self._publish(event)
 
     def _publish(self, item) -> None:
         for i, cb in enumerate(self._subs):

@@ -133,12 +133,12 @@ def test_bad_thread_count():
         Graph(CTX, ["rms"]).set_threads(3)
 
 
-def _generic_groups(out):
+def _generic_groups(out, graph):
     by = {}
     for name, arr in out.features.items():
         if arr.shape[1]:
-            by.setdefault((out.first_index[name], arr.shape[1]), {})[name] = arr
-    return [(k[0], v) for k, v in sorted(by.items())]
+            by.setdefault((graph.clock(name), out.first_index[name], arr.shape[1]), {})[name] = arr
+    return [(k[0], k[1], v) for k, v in sorted(by.items())]
 
 
 @given(sizes=block_sizes, n=st.integers(0, 4000), gap=st.booleans())
@@ -155,9 +155,9 @@ def test_groups_by_delay_equal_grouping_by_frame_range(sizes, n, gap):
         outs.append(g.process(b))
     outs.append(g.flush())
     for o in outs:
-        want = _generic_groups(o)
+        want = _generic_groups(o, g)
         got = o.groups()
-        assert [(f, sorted(d)) for f, d in got] == [(f, sorted(d)) for f, d in want]
-        for (_, a), (_, b) in zip(got, want):
+        assert [(c, f, sorted(d)) for c, f, d in got] == [(c, f, sorted(d)) for c, f, d in want]
+        for (_, _, a), (_, _, b) in zip(got, want):
             for k in a:
                 assert a[k] is b[k]
