@@ -156,7 +156,7 @@ def cmd_features(args) -> int:
           f"(latency = samples after a frame's time that it needs)")
     print(f"{'name':16} {'dim':>5} {'unit':11} {'latency':>17}  description")
     for name in registry.public_names():
-        g = Graph(ctx, [name], {name: cfg.feature_params(name)})
+        g = Graph(ctx, [name], {**cfg.features, name: cfg.feature_params(name)})
         lat = g.latency_samples(name)
         print(f"{name:16} {g.dim(name):>5} {g.unit(name):11} {lat:>6} ({1e3 * lat / rate:6.1f} ms)  "
               f"{registry.REGISTRY[name].description}")

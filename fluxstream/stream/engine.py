@@ -190,7 +190,9 @@ class Engine:
             n_fft=st.n_fft, hop_length=st.hop_length, win_length=st.win_length,
             window=st.window, center=st.center,
         )
-        params = {n: self.config.feature_params(n) for n in self.feature_names}
+        # Every configured table, not only the requested features': a plainly named input
+        # follows its own table ([features.mfcc] shapes mfcc.delta's input).
+        params = {**self.config.features, **{n: self.config.feature_params(n) for n in self.feature_names}}
         try:
             self.graph = Graph(self.ctx, self.feature_names, params)
         except Exception:

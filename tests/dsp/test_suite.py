@@ -134,6 +134,22 @@ def test_mfcc_deltas_equal_librosa_on_every_frame_with_correct_times(rng, tmp_pa
         np.testing.assert_allclose(r[f"{name}.time"], r["mfcc.time"])
 
 
+def test_delta_alone_follows_its_base_features_table(rng, tmp_path):
+    # Asking for mfcc.delta without mfcc: [features.mfcc] still shapes its input.
+    import soundfile as sf
+
+    from fluxstream import analyze
+
+    sr = 16000
+    p = tmp_path / "t.wav"
+    sf.write(p, signals(sr, sr, rng)["tone"], sr, subtype="FLOAT")
+    cfg = load_config(overrides=["features.mfcc.n_mfcc=7"])
+    r = analyze(str(p), ["mfcc.delta"], cfg)
+    both = analyze(str(p), ["mfcc", "mfcc.delta"], cfg)
+    assert r["mfcc.delta"].shape[1] == 7
+    np.testing.assert_array_equal(r["mfcc.delta"], both["mfcc.delta"])
+
+
 @pytest.mark.parametrize("sr,n_fft,hop", [(22050, 2048, 512), (16000, 512, 128), (44100, 4096, 1024)])
 def test_chroma_equals_librosa_at_fixed_tuning(sr, n_fft, hop, rng):
     x = signals(sr, sr, rng)["tone"]
