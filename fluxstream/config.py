@@ -199,11 +199,16 @@ class Config:
     features: Mapping[str, Any] = field(default_factory=dict)
 
     def feature_params(self, name: str):
-        """The params of feature ``name`` (its ``[features.<name>]`` table, or defaults)."""
+        """The params of feature ``name``: its ``[features.<name>]`` table, else the table
+        of the feature it takes its parameters from (``onset_strength``: ``onset``), else
+        defaults."""
         from .dsp import registry
 
+        spec = registry.get(name)
         p = self.features.get(name)
-        return p if p is not None else registry.get(name).params()
+        if p is None and spec.params_from is not None:
+            p = self.features.get(spec.params_from)
+        return p if p is not None else spec.params()
 
     def replace(self, **changes) -> "Config":
         """A copy with whole sections replaced, or ``section={key: value}`` merged in."""

@@ -400,7 +400,11 @@ class Graph:
         """Forget all state; the next block starts at ``start_sample``."""
         for root in self.roots.values():
             root.reset(start_sample)
-        for node in self._nodes.values():
+        for k, node in self._nodes.items():
             node.reset()
+            if hasattr(node, "start_at"):
+                # Nodes that count frames themselves (the onset picker) learn where their
+                # framer restarts: frame indices stay on the sample clock across a gap.
+                node.start_at(self.roots[self._root_of[k]].next_index)
         self._next = {n: self.roots[self._root_of[k]].next_index for n, k in self.output_keys.items()
                       if n in self._out_pos}

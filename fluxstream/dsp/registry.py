@@ -145,6 +145,9 @@ class FeatureSpec:
     frames_out : bool
         False for an event-only feature (``onset``): requested like any other, it adds no
         per-frame output, only its events.
+    params_from : str, optional
+        Another feature whose ``[features.<name>]`` table this one reads when it has none
+        of its own (``onset_strength`` follows ``[features.onset]``); same params class.
     """
 
     name: str
@@ -160,6 +163,7 @@ class FeatureSpec:
     public: bool = True
     events: tuple[str, ...] = ()
     frames_out: bool = True
+    params_from: str | None = None
 
     def input_keys(self, ctx: AnalysisContext, params) -> tuple:
         """The inputs for these parameters (names or ``(name, params)`` pairs)."""
@@ -260,5 +264,7 @@ register(FeatureSpec(
 ))
 
 
-# The spectral suite registers itself on import (scales, cepstra, chroma, descriptors).
+# The spectral suite registers itself on import (scales, cepstra, chroma, descriptors),
+# then the pitch and onset detectors.
 from . import suite  # noqa: E402,F401
+from . import tracking  # noqa: E402,F401

@@ -56,10 +56,19 @@ def _log_bands(stage, rng):
     return np.abs(rng.standard_normal((1, 4, 128))).astype(np.float32)
 
 
+def _complex_frames(stage, rng):
+    return (rng.standard_normal((1, 4, 257)) + 1j * rng.standard_normal((1, 4, 257))).astype(np.complex64)
+
+
 INPUTS = {"Framer": _block, "Stft": _block, "Istft": _spectra, "WindowedFFT": _frames,
           "Flux": _mags, "ModifiedKL": _mags, "Chroma": _power, "TuningEstimator": _power,
-          "Delta": _features, "BandsNode": _bands_input, "CepstrumNode": _log_bands}
-STATEFUL = {"Framer", "Stft", "Istft", "Flux", "ModifiedKL", "Chroma", "TuningEstimator", "Delta"}
+          "Delta": _features, "BandsNode": _bands_input, "CepstrumNode": _log_bands,
+          "EnergyOdf": _mags, "HfcOdf": _mags, "SpectralFluxOdf": _mags, "SuperFluxOdf": _mags,
+          "ComplexDomainOdf": _complex_frames, "PhaseDeviationOdf": _complex_frames, "BandOdf": _bands_input,
+          "SampleRefiner": _frames}
+STATEFUL = {"Framer", "Stft", "Istft", "Flux", "ModifiedKL", "Chroma", "TuningEstimator", "Delta",
+            "EnergyOdf", "HfcOdf", "SpectralFluxOdf", "SuperFluxOdf", "ComplexDomainOdf", "PhaseDeviationOdf",
+            "BandOdf", "SampleRefiner"}
 
 
 def _make(name, cls):

@@ -1,0 +1,217 @@
+"""Pitch and onset detectors as graph features: ``pitch`` (and ``pitch.midi``,
+``pitch.cents``, ``pitch.tuning``), ``onset_strength`` and the event-only ``onset``.
+
+The estimators live in :mod:`~fluxstream.dsp.pitch` / :mod:`~fluxstream.dsp.pyin` and the
+detection functions and the picker in :mod:`~fluxstream.dsp.onset` /
+:mod:`~fluxstream.dsp.peaks`; this module gives them their ``[features.<name>]`` tables
+and their nodes, and registers them.
+
+Onset events (kind ``"onset"``) carry ``sample`` (where the onset was placed on the
+stream's sample clock: the reference sample of the frame where the rise starts, or the
+refined attack sample), ``time_s``, ``value`` (the detection function at the peak) and
+``info``: ``strength`` (the same), ``latency`` [s] (from the onset to the moment the
+decision was possible: the newest sample the deciding frame needed), ``channel``, ``band``
+(0 for a broadband detector), ``frame`` and ``decided_frame``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..params import opt
+from ..results import Event
+from . import descriptors as desc
+from . import onset as onset_mod
+from .peaks import OnsetPicker, SampleRefiner
+from .registry import AnalysisContext, FeatureSpec, FramesParams, register
+from .suite import DescriptorParams
+
+__all__ = ["ONSET_METHODS", "OnsetParams"]
+
+#: ``[features.onset] method`` values: the detection function.
+ONSET_METHODS = ("superflux", "flux", "hfc", "energy", "complex", "phase", "wphase", "mkl")
+_COMPLEX = {"complex", "phase", "wphase"}
+_REFINE_CHUNK = 16  # frames per refinement step in large ticks
+_AVERAGES = ("mean", "median")
+
+
+def _edges_ok(v) -> bool:
+    return all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v) and \
+        all(b > a for a, b in zip(v, v[1:])) and (not v or (len(v) >= 2 and v[0] >= 0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnsetParams(DescriptorParams):
+    """``[features.onset]`` (also read by ``onset_strength``): the detection function on
+    a spectrum (``scale``/``n_bands``/``fmin_hz``/``fmax_hz`` as every descriptor; the
+    complex and phase methods need the linear STFT), the online peak picker, optional
+    frequency bands and sample-accurate refinement."""
+
+    method: str = opt("superflux", str, "one of " + ", ".join(ONSET_METHODS), choices=ONSET_METHODS)
+    log_compression: float = opt(1.0, float, "a number >= 0 (0 = no log; flux, superflux)",
+                                 check=lambda v: v >= 0)
+    max_bins: int = opt(3, int, "an integer >= 1 (bins; superflux's maximum filter)", check=lambda v: v >= 1)
+    lag: int = opt(2, int, "an integer >= 1 (frames; superflux)", check=lambda v: v >= 1)
+    threshold: float = opt(5.0, float, "a number >= 0 (added to the moving average)", check=lambda v: v >= 0)
+    ratio: float = opt(1.5, float, "a number >= 0 (times the moving average)", check=lambda v: v >= 0)
+    average: str = opt("mean", str, "mean or median (the adaptive threshold's average)", choices=_AVERAGES)
+    pre_avg_s: float = opt(0.1, float, "a time >= 0 (s)", check=lambda v: v >= 0)
+    pre_max_s: float = opt(0.03, float, "a time >= 0 (s)", check=lambda v: v >= 0)
+    min_ioi_s: float = opt(0.03, float, "a time >= 0 (s; minimum inter-onset interval)", check=lambda v: v >= 0)
+    lookahead_frames: int = opt(0, int, "an integer >= 0 (frames)", check=lambda v: v >= 0)
+    norm_decay_s: float = opt(0.0, float, "a time >= 0 (s; 0 = no running-maximum normalisation)",
+                              check=lambda v: v >= 0)
+    bands_hz: tuple = opt((), tuple, "an increasing array of band edges in Hz (empty = one broadband detector)",
+                          check=_edges_ok)
+    refine: bool = opt(False, bool, "true or false (place onsets at the attack sample)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.method in _COMPLEX and self.scale != "linear":
+            raise ConfigError(f"features.onset.method={self.method!r} needs the complex STFT: "
+                              f"scale must be \"linear\", not {self.scale!r}")
+
+    def n_columns(self) -> int:
+        return max(len(self.bands_hz) - 1, 1)
+
+    def odf_input(self):
+        return "stft" if self.method in _COMPLEX else self.spectrum_key()
+
+
+def _odf_stage(ctx: AnalysisContext, p: OnsetParams):
+    """The detection-function stage for these params: (C, n, K) -> (C, n, n_columns)."""
+    m = p.method
+    kw = {}
+    if m in ("flux", "superflux"):
+        kw["log_compression"] = p.log_compression
+    if m == "superflux":
+        kw.update(max_bins=p.max_bins, lag=p.lag)
+    if m == "wphase":
+        m, kw = "phase", {"weighted": True, "normalized": True}
+    if p.bands_hz:
+        if m == "mkl":
+            raise ConfigError("features.onset.method=\"mkl\" has no band-wise form; "
+                              "use bands_hz = [] or another method")
+        freqs = p.freqs(ctx)
+        return onset_mod.BandOdf(freqs, tuple(float(e) for e in p.bands_hz), m, **kw)
+    stage = {
+        "energy": lambda: onset_mod.EnergyOdf(),
+        "hfc": lambda: onset_mod.HfcOdf(),
+        "flux": lambda: onset_mod.SpectralFluxOdf(**kw),
+        "superflux": lambda: onset_mod.SuperFluxOdf(**kw),
+        "complex": lambda: onset_mod.ComplexDomainOdf(),
+        "phase": lambda: onset_mod.PhaseDeviationOdf(**kw),
+        "mkl": lambda: desc.ModifiedKL(),
+    }[m]()
+    return _Column(stage)
+
+
+class _Column:
+    """A one-value-per-frame stage (C, n, K) -> (C, n) given a trailing axis."""
+
+    def __init__(self, stage):
+        self._stage = stage
+
+    def process(self, X: np.ndarray) -> np.ndarray:
+        return self._stage.process(X)[..., None]
+
+    def reset(self) -> None:
+        self._stage.reset()
+
+
+class _OnsetNode:
+    """Picks onsets from the detection function, online, and turns them into events.
+
+    Inputs: the detection function ``(C, n, n_columns)`` and, for refinement, the
+    time-domain frames ``(C, n, n_fft)`` of the same ticks. Output: nothing per frame
+    (``onset`` is event-only); :meth:`pop_events` hands over the onsets decided so far.
+    """
+
+    def __init__(self, ctx: AnalysisContext, p: OnsetParams):
+        self._sr = ctx.sample_rate
+        self._hop = ctx.hop_length
+        self._offset = 0 if ctx.center else ctx.n_fft // 2
+        self._frame_latency = ctx.frame_latency
+        self._picker = OnsetPicker(
+            hop_length=ctx.hop_length, sample_rate=ctx.sample_rate, threshold=p.threshold, ratio=p.ratio,
+            pre_avg_s=p.pre_avg_s, pre_max_s=p.pre_max_s, lookahead_frames=p.lookahead_frames,
+            min_ioi_s=p.min_ioi_s, method=p.average, norm_decay_s=p.norm_decay_s or None)
+        self._refiner = None
+        if p.refine:
+            # A decided onset lies at most delay + rise frames back: the refiner holds that
+            # many more frames than the chunks it is fed in (see process()).
+            self._refiner = SampleRefiner(
+                n_fft=ctx.n_fft, hop_length=ctx.hop_length, center=ctx.center, sample_rate=ctx.sample_rate,
+                history_frames=_REFINE_CHUNK + self._picker.delay_frames + self._picker.max_rise_frames + 2)
+        self._empty = np.zeros((ctx.channels, 0, 0), dtype=np.float32)
+        self._events: list[Event] = []
+        self._start = 0
+        self.reset()
+
+    def start_at(self, frame_index: int) -> None:
+        """The frame index of the next input frame (the graph calls this after a reset)."""
+        self._start = self._next = int(frame_index)
+
+    def reset(self) -> None:
+        self._picker.reset()
+        if self._refiner is not None:
+            self._refiner.reset()
+        self._next = self._start
+        self._events.clear()
+
+    def process(self, odf: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+        first = self._next
+        n = odf.shape[1]
+        self._next += n
+        if self._refiner is None or frames is None:
+            self._emit(self._picker.pick(odf, first))
+        else:
+            # In chunks, so that a file's large ticks refine each onset while its frame is
+            # still held (the picker gives the same onsets for any partition).
+            for i in range(0, max(n, 1), _REFINE_CHUNK):
+                self._refiner.process(frames[:, i : i + _REFINE_CHUNK], first + i)
+                self._emit(self._picker.pick(odf[:, i : i + _REFINE_CHUNK], first + i))
+        return self._empty[:, :0]
+
+    def flush(self) -> np.ndarray:
+        self._emit(self._picker.flush())
+        return self._empty[:, :0]
+
+    def _emit(self, found: np.ndarray) -> None:
+        for r in found:
+            frame, decided = int(r["frame"]), int(r["decided_frame"])
+            ch = int(r["channel"])
+            sample = frame * self._hop + self._offset
+            if self._refiner is not None:
+                try:
+                    sample = self._refiner.refine(ch, frame)
+                except (ValueError, IndexError):
+                    pass  # the frame left the refiner's history: keep the frame's time
+            decided_sample = decided * self._hop + self._offset + self._frame_latency
+            strength = float(r["strength"])
+            self._events.append(Event("onset", sample, sample / self._sr, strength, {
+                "strength": strength, "latency": max(decided_sample - sample, 0) / self._sr,
+                "channel": ch, "band": int(r["column"]), "frame": frame, "decided_frame": decided}))
+
+    def pop_events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+
+register(FeatureSpec(
+    name="onset_strength", unit="odf", params=OnsetParams, params_from="onset",
+    description="onset detection function per frame ([features.onset] method; one column per band)",
+    inputs=lambda c, p: (p.odf_input(),), dim=lambda c, p: p.n_columns(), build=_odf_stage,
+))
+register(FeatureSpec(
+    name="onset", unit="events", params=OnsetParams, events=("onset",), frames_out=False,
+    description="onset events (time, strength, latency), picked online from onset_strength",
+    inputs=lambda c, p: (("onset_strength", p),) + (("frames", FramesParams()),) if p.refine else
+    (("onset_strength", p),),
+    dim=lambda c, p: 0, build=lambda c, p: _OnsetNode(c, p),
+    delay_frames=lambda c, p: 0,
+))
