@@ -22,15 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..params import opt
+from ..params import Params, opt
 from ..results import Event
 from . import descriptors as desc
 from . import onset as onset_mod
+from . import pitch as pitch_mod
 from .peaks import OnsetPicker, SampleRefiner
-from .registry import AnalysisContext, FeatureSpec, FramesParams, register
+from .pyin import MedianSmoother, PYin, TuningTracker
+from .registry import AnalysisContext, FeatureSpec, FramesParams, FunctionNode, register
 from .suite import DescriptorParams
 
-__all__ = ["ONSET_METHODS", "OnsetParams"]
+__all__ = ["ONSET_METHODS", "OnsetParams", "PITCH_METHODS", "PitchParams"]
 
 #: ``[features.onset] method`` values: the detection function.
 ONSET_METHODS = ("superflux", "flux", "hfc", "energy", "complex", "phase", "wphase", "mkl")
@@ -214,4 +216,143 @@ register(FeatureSpec(
     (("onset_strength", p),),
     dim=lambda c, p: 0, build=lambda c, p: _OnsetNode(c, p),
     delay_frames=lambda c, p: 0,
+))
+
+
+# --- pitch -------------------------------------------------------------------------------
+
+#: ``[features.pitch] method`` values.
+PITCH_METHODS = ("yin", "yinfft", "mpm", "cepstrum", "hps", "shs", "pyin")
+# The voicing threshold's name in each estimator (``threshold = 0`` keeps its default).
+_THRESHOLD_NAME = {"yin": "threshold", "yinfft": "threshold", "mpm": "clarity_threshold",
+                   "cepstrum": "threshold", "hps": "voicing_threshold", "shs": "voicing_threshold"}
+_ESTIMATORS = {"yin": pitch_mod.Yin, "yinfft": pitch_mod.YinFFT, "mpm": pitch_mod.Mpm,
+               "cepstrum": pitch_mod.CepstrumPitch, "hps": pitch_mod.Hps, "shs": pitch_mod.Shs}
+
+
+def _odd_or_off(v) -> bool:
+    return v == 0 or (v >= 3 and v % 2 == 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PitchParams(Params):
+    """``[features.pitch]``: the estimator, its range and framing, and the optional
+    median smoother; ``pitch.midi``, ``pitch.cents`` and ``pitch.tuning`` read it too."""
+
+    method: str = opt("yin", str, "one of " + ", ".join(PITCH_METHODS), choices=PITCH_METHODS)
+    fmin_hz: float = opt(65.0, float, "a frequency > 0 (Hz)", check=lambda v: v > 0)
+    fmax_hz: float = opt(2093.0, float, "a frequency > 0 (Hz)", check=lambda v: v > 0)
+    frame_length: int = opt(0, int, "an integer >= 0 (samples; 0 = [stft] n_fft, or longer if fmin_hz needs it)",
+                            check=lambda v: v >= 0)
+    hop_length: int = opt(0, int, "an integer >= 0 (samples; 0 = [stft] hop_length)", check=lambda v: v >= 0)
+    threshold: float = opt(0.0, float, "a number >= 0 (the method's voicing threshold; 0 = its default)",
+                           check=lambda v: v >= 0)
+    lag_s: float = opt(0.1, float, "a time >= 0 (s; pyin's Viterbi decision lag)", check=lambda v: v >= 0)
+    smooth_frames: int = opt(0, int, "0 (off) or an odd integer >= 3 (median smoother width, frames)",
+                             check=_odd_or_off)
+    reference_hz: float = opt(440.0, float, "a frequency > 0 (Hz; A4 for pitch.midi and pitch.cents)",
+                              check=lambda v: v > 0)
+    tuning_time_s: float = opt(10.0, float, "a time > 0 (s; pitch.tuning's forgetting time constant)",
+                               check=lambda v: v > 0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.fmin_hz >= self.fmax_hz:
+            raise ConfigError(f"features.pitch.fmin_hz={self.fmin_hz:g} must be < fmax_hz={self.fmax_hz:g} (Hz)")
+
+    def frame_length_for(self, ctx: AnalysisContext) -> int:
+        """``frame_length``, or when 0 the STFT's n_fft if it holds two periods of
+        ``fmin_hz`` (what every estimator needs), else the next power of two that does."""
+        if self.frame_length:
+            return self.frame_length
+        need = 2 * math.ceil(ctx.sample_rate / self.fmin_hz)
+        return ctx.n_fft if ctx.n_fft >= need else 1 << (need - 1).bit_length()
+
+    def frames_key(self, ctx: AnalysisContext):
+        return ("frames", FramesParams.on(ctx, self.frame_length_for(ctx), self.hop_length))
+
+    def framing(self, ctx: AnalysisContext) -> tuple[int, int]:
+        return FramesParams.on(ctx, self.frame_length_for(ctx), self.hop_length).resolved(ctx)
+
+    def delay_frames(self, ctx: AnalysisContext) -> int:
+        """Frames the output lags its frames: pyin's Viterbi lag plus half the smoother."""
+        lag = int(round(self.lag_s * ctx.sample_rate / self.framing(ctx)[1])) if self.method == "pyin" else 0
+        return lag + self.smooth_frames // 2
+
+
+class _PitchNode:
+    """The estimator, then the optional median smoother: frames -> (C, n, 3)."""
+
+    def __init__(self, ctx: AnalysisContext, p: PitchParams):
+        length, hop = p.framing(ctx)
+        kw = dict(sample_rate=ctx.sample_rate, frame_length=length, fmin_hz=p.fmin_hz, fmax_hz=p.fmax_hz)
+        if p.method == "pyin":
+            self._est = PYin(hop_length=hop, lag_s=p.lag_s, **kw)
+        else:
+            if p.threshold > 0:
+                kw[_THRESHOLD_NAME[p.method]] = p.threshold
+            self._est = _ESTIMATORS[p.method](**kw)
+        self._smooth = MedianSmoother(width=p.smooth_frames, hop_length=hop) if p.smooth_frames else None
+        self._delayed = hasattr(self._est, "flush")
+        self._channels = ctx.channels
+
+    def process(self, frames: np.ndarray) -> np.ndarray:
+        self._channels = frames.shape[0]
+        out = self._est.process(frames)
+        return out if self._smooth is None else self._smooth.process(out)
+
+    def flush(self) -> np.ndarray:
+        """The delayed frames at the end of the stream (pyin's lag, the smoother's half)."""
+        out = np.zeros((self._channels, 0, 3), dtype=np.float32)
+        if self._delayed:
+            tail = self._est.flush()
+            if tail.shape[0] == self._channels:
+                out = tail
+        if self._smooth is not None:
+            parts = [self._smooth.process(out), self._smooth.flush()]
+            out = np.concatenate([a for a in parts if a.shape[0] == self._channels] or [out], axis=1)
+        return out
+
+    def reset(self) -> None:
+        self._est.reset()
+        if self._smooth is not None:
+            self._smooth.reset()
+
+
+def _midi(p: PitchParams):
+    shift = 12.0 * math.log2(440.0 / p.reference_hz)
+
+    def fn(pitch: np.ndarray) -> np.ndarray:
+        f0 = pitch[..., 0]
+        m = pitch_mod.hz_to_midi(f0) + shift
+        return np.where(f0 > 0, m, 0.0).astype(np.float32)[..., None]
+    return fn
+
+
+def _cents(p: PitchParams):
+    return lambda pitch: pitch_mod.cents_deviation(pitch[..., 0], p.reference_hz).astype(np.float32)[..., None]
+
+
+register(FeatureSpec(
+    name="pitch", unit="Hz, 0..1, 0/1", params=PitchParams,
+    description="f0 [Hz] (0 when unvoiced), confidence 0..1, voiced 0/1 ([features.pitch] method)",
+    inputs=lambda c, p: (p.frames_key(c),), dim=lambda c, p: 3,
+    build=lambda c, p: _PitchNode(c, p), delay_frames=lambda c, p: p.delay_frames(c),
+))
+register(FeatureSpec(
+    name="pitch.midi", unit="MIDI note", params=PitchParams, params_from="pitch",
+    description="f0 as a (fractional) MIDI note number against reference_hz (0 when unvoiced)",
+    inputs=("pitch",), dim=lambda c, p: 1, build=lambda c, p: FunctionNode(_midi(p)),
+))
+register(FeatureSpec(
+    name="pitch.cents", unit="cents", params=PitchParams, params_from="pitch",
+    description="deviation of f0 from the nearest tempered note, -50..50 cents (0 when unvoiced)",
+    inputs=("pitch",), dim=lambda c, p: 1, build=lambda c, p: FunctionNode(_cents(p)),
+))
+register(FeatureSpec(
+    name="pitch.tuning", unit="Hz", params=PitchParams, params_from="pitch",
+    description="running estimate of the A4 reference from the voiced f0 so far (440 until enough)",
+    inputs=("pitch",), dim=lambda c, p: 1,
+    build=lambda c, p: TuningTracker(sample_rate=c.sample_rate, hop_length=p.framing(c)[1],
+                                     time_constant_s=p.tuning_time_s, reference_hz=p.reference_hz),
 ))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from typing import Mapping
 
@@ -91,6 +92,7 @@ class FeatureRecorder:
         # Rows waiting for a delayed feature, keyed (time_s, hop, frame): time order first.
         self._pending: dict[tuple, dict] = {}
         self._row_size: dict[int, int] = {}
+        self._clock_time: dict[int, float] = {}  # latest frame time seen per clock [s]
         self._fh = None
         self._csv = None
         if path is not None and self.format != "npz":
@@ -121,6 +123,8 @@ class FeatureRecorder:
             self._csv = csv.writer(self._fh)
             self._csv.writerow(columns)
         hop = fr.hop_length if self.clocks else 0
+        if fr.time_s.size:
+            self._clock_time[hop] = max(self._clock_time.get(hop, -math.inf), float(fr.time_s[-1]))
         if hop not in self._row_size:
             self._row_size[hop] = sum(1 for k in self.layout if self.clocks is None or self.clocks.get(k) == hop)
         lists = {k: v.tolist() for k, v in fr.features.items() if k in self.layout}
@@ -133,10 +137,16 @@ class FeatureRecorder:
 
     def _drain(self, final: bool) -> None:
         """Write rows in time order while they are complete (all of them when final)."""
+        # With several clocks, a row is written once every clock has gone past its time
+        # (so rows stay in time order); with one clock that is always true.
+        upto = math.inf
+        if self.clocks and not final:
+            hops = set(self.clocks.values())
+            upto = min(self._clock_time.get(h, -math.inf) for h in hops)
         for key in sorted(self._pending):
             row = self._pending[key]
             time_s, hop, k = key
-            if not final and len(row) < self._row_size[hop]:
+            if not final and (len(row) < self._row_size[hop] or time_s > upto):
                 break
             del self._pending[key]
             if self.format == "csv":

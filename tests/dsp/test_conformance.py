@@ -56,6 +56,16 @@ def _log_bands(stage, rng):
     return np.abs(rng.standard_normal((1, 4, 128))).astype(np.float32)
 
 
+def _pitch_frames(stage, rng):
+    return (0.1 * rng.standard_normal((1, 12, stage.frame_length))).astype(np.float32)
+
+
+def _pitch_rows(stage, rng):
+    voiced = rng.random((1, 12)) < 0.7
+    f0 = np.where(voiced, rng.uniform(80.0, 1000.0, (1, 12)), 0.0)
+    return np.stack([f0, rng.random((1, 12)), voiced], axis=-1).astype(np.float32)
+
+
 def _complex_frames(stage, rng):
     return (rng.standard_normal((1, 4, 257)) + 1j * rng.standard_normal((1, 4, 257))).astype(np.complex64)
 
@@ -65,10 +75,13 @@ INPUTS = {"Framer": _block, "Stft": _block, "Istft": _spectra, "WindowedFFT": _f
           "Delta": _features, "BandsNode": _bands_input, "CepstrumNode": _log_bands,
           "EnergyOdf": _mags, "HfcOdf": _mags, "SpectralFluxOdf": _mags, "SuperFluxOdf": _mags,
           "ComplexDomainOdf": _complex_frames, "PhaseDeviationOdf": _complex_frames, "BandOdf": _bands_input,
-          "SampleRefiner": _frames}
+          "SampleRefiner": _frames,
+          "Yin": _pitch_frames, "YinFFT": _pitch_frames, "Mpm": _pitch_frames, "CepstrumPitch": _pitch_frames,
+          "Hps": _pitch_frames, "Shs": _pitch_frames, "PYin": _pitch_frames,
+          "MedianSmoother": _pitch_rows, "TuningTracker": _pitch_rows}
 STATEFUL = {"Framer", "Stft", "Istft", "Flux", "ModifiedKL", "Chroma", "TuningEstimator", "Delta",
             "EnergyOdf", "HfcOdf", "SpectralFluxOdf", "SuperFluxOdf", "ComplexDomainOdf", "PhaseDeviationOdf",
-            "BandOdf", "SampleRefiner"}
+            "BandOdf", "SampleRefiner", "PYin", "MedianSmoother", "TuningTracker"}
 
 
 def _make(name, cls):
