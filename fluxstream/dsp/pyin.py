@@ -50,6 +50,8 @@ from .pitch import (
     yin_difference,
 )
 
+_TINY = float(np.finfo(np.float64).tiny)  # floor of the observation probabilities
+
 __all__ = [
     "beta_threshold_prior",
     "pyin_candidates",
@@ -585,9 +587,12 @@ class PYin(_FramePitch):
         step = max(1, _BLOCK_FRAMES // C)  # observation blocks, as the frame-wise estimators
         for s0 in range(0, m, step):
             msum, fsum, V = self._observe(x[:, s0 : s0 + step])
-            with np.errstate(divide="ignore"):  # log 0 = -inf: bins without a candidate
-                log_v = np.log(msum)
-                log_u = np.log((1.0 - V) / n)
+            # Floored at the smallest normal float (as a Viterbi in the probability domain
+            # with an epsilon): a frame whose candidates all fall off the grid while its
+            # voicing probability is 1 would otherwise make every state -inf, and the
+            # renormalisation below NaN.
+            log_v = np.log(np.maximum(msum, _TINY))
+            log_u = np.log(np.maximum((1.0 - V) / n, _TINY))
             obs = self._obs
             for i in range(msum.shape[1]):
                 t = self._t

@@ -390,3 +390,22 @@ def test_pyin_derived_attributes():
     # frame, +-2.299 semitones = +-11 bins.
     assert p.n_bins == 301 and p.transition_half_width == 11
     np.testing.assert_allclose(p.bin_hz[[0, 5]], [65.0, 65.0 * 2 ** (1 / 12)])
+
+
+def test_a_jump_beyond_the_transition_width_stays_finite():
+    # A clean tone jumping 2.3 octaves in one hop: every voiced state it can reach has no
+    # candidate, and a voicing probability of 1 leaves the unvoiced states none either.
+    # Without a floor on the observation probabilities every state became -inf and the
+    # renormalisation NaN (seen on music at a note change).
+    sr = 48000
+    t = np.arange(sr) / sr
+    x = np.where(t < 0.5, np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    frames = frame_signal(x, 2048, 512)
+    p = Y.PYin(sample_rate=sr, frame_length=2048)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = np.concatenate([p.process(frames), p.flush()], axis=1)[0]
+    assert np.isfinite(out).all()
+    n = out.shape[0]
+    np.testing.assert_allclose(out[10 : n // 2 - 5, 0], 200.0, rtol=1e-3)
+    np.testing.assert_allclose(out[n // 2 + 5 : -10, 0], 1000.0, rtol=1e-3)
