@@ -450,6 +450,7 @@ class PYin(_FramePitch):
         self.max_transition_rate = _check_positive("max_transition_rate", max_transition_rate, "octaves/s")
         self.switch_prob = _check_unit_open("switch_prob", switch_prob, "probability")
         self.no_trough_prob = _check_unit_open("no_trough_prob", no_trough_prob, "probability", low_open=False)
+        self._u_floor_prob = max(self.no_trough_prob, _TINY)
         if difference not in ("windowed", "full"):
             raise ConfigError(f"difference={difference!r} must be 'windowed' or 'full'")
         self.difference = difference
@@ -479,6 +480,7 @@ class PYin(_FramePitch):
         # Pitch grid and transitions.
         self.bin_hz = pitch_bin_frequencies(self.fmin_hz, self.fmax_hz, res)
         self.n_bins = n = len(self.bin_hz)
+        self._u_floor = self._u_floor_prob / n
         width_semitones = self.max_transition_rate * 12.0 * self.hop_length / sr
         self.transition_half_width = H = max(1, int(round(width_semitones / 2.0 / res)))
         self._log_kernel = transition_log_kernel(H)
@@ -587,12 +589,15 @@ class PYin(_FramePitch):
         step = max(1, _BLOCK_FRAMES // C)  # observation blocks, as the frame-wise estimators
         for s0 in range(0, m, step):
             msum, fsum, V = self._observe(x[:, s0 : s0 + step])
-            # Floored at the smallest normal float (as a Viterbi in the probability domain
-            # with an epsilon): a frame whose candidates all fall off the grid while its
-            # voicing probability is 1 would otherwise make every state -inf, and the
-            # renormalisation below NaN.
+            # Floors: a voiced bin without a candidate gets the smallest normal float (a
+            # Viterbi in the probability domain with an epsilon); an unvoiced state gets at
+            # least no_trough_prob / n_bins. With a voicing probability of 1 and every
+            # reachable voiced bin empty (a jump wider than the transition band) all states
+            # were -inf and the renormalisation below NaN; with only the epsilon, the path
+            # glided through empty voiced bins (wrong pitches) instead of through unvoiced
+            # states, which is what it reports now for the few frames of such a jump.
             log_v = np.log(np.maximum(msum, _TINY))
-            log_u = np.log(np.maximum((1.0 - V) / n, _TINY))
+            log_u = np.log(np.maximum((1.0 - V) / n, self._u_floor))
             obs = self._obs
             for i in range(msum.shape[1]):
                 t = self._t

@@ -395,7 +395,7 @@ def test_pyin_derived_attributes():
 def test_a_jump_beyond_the_transition_width_stays_finite():
     # A clean tone jumping 2.3 octaves in one hop: every voiced state it can reach has no
     # candidate, and a voicing probability of 1 leaves the unvoiced states none either.
-    # Without a floor on the observation probabilities every state became -inf and the
+    # Without floors on the observation probabilities every state became -inf and the
     # renormalisation NaN (seen on music at a note change).
     sr = 48000
     t = np.arange(sr) / sr
@@ -407,5 +407,8 @@ def test_a_jump_beyond_the_transition_width_stays_finite():
         out = np.concatenate([p.process(frames), p.flush()], axis=1)[0]
     assert np.isfinite(out).all()
     n = out.shape[0]
-    np.testing.assert_allclose(out[10 : n // 2 - 5, 0], 200.0, rtol=1e-3)
-    np.testing.assert_allclose(out[n // 2 + 5 : -10, 0], 1000.0, rtol=1e-3)
+    f0 = out[:, 0]
+    np.testing.assert_allclose(f0[10 : n // 2 - 5], 200.0, rtol=2e-3)
+    np.testing.assert_allclose(f0[n // 2 + 8 : -10], 1000.0, rtol=2e-3)
+    # Across the jump it reports unvoiced frames, never made-up pitches in between.
+    assert not np.any((f0 > 250) & (f0 < 900))
