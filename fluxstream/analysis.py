@@ -49,7 +49,8 @@ def clocks_of(engine: Engine) -> dict[str, int]:
 
 def analyze_to(path: str, out: str | None, config: Config | None = None,
                features: Sequence[str] | None = None,
-               on_progress: Callable[[float], None] | None = None) -> tuple[dict | None, EngineStats]:
+               on_progress: Callable[[float], None] | None = None,
+               outputs=None) -> tuple[dict | None, EngineStats]:
     """Analyse the audio file ``path`` and write ``out`` (``.npz``/``.csv``/``.jsonl``).
 
     Parameters
@@ -62,6 +63,9 @@ def analyze_to(path: str, out: str | None, config: Config | None = None,
         Overrides ``config.analysis.features``.
     on_progress : callable(fraction), optional
         Called from the analysis thread with the fraction done (0..1).
+    outputs : fluxstream.outputs.Outputs, optional
+        OSC destinations, plugins and control, started once the engine is open (the
+        caller stops them: :meth:`~fluxstream.outputs.Outputs.stop`).
 
     Returns
     -------
@@ -89,6 +93,8 @@ def analyze_to(path: str, out: str | None, config: Config | None = None,
 
         engine.subscribe(progress)
     try:
+        if outputs is not None:
+            outputs.start(engine)
         stats = engine.run()
     finally:
         rec.close()

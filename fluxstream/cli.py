@@ -48,6 +48,21 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _output_args(s) -> None:
+    s.add_argument("--osc", metavar="HOST:PORT", action="append", default=[],
+                   help="send results as OSC to HOST:PORT (repeatable; tcp://HOST:PORT for TCP)")
+    s.add_argument("--plugin", metavar="MODULE:CLASS", action="append", default=[],
+                   help="run a plugin (repeatable; an entry point name of fluxstream.plugins works too)")
+    s.add_argument("--control", metavar="PORT", type=int,
+                   help="accept OSC control messages on this UDP port (127.0.0.1 unless [control] host)")
+
+
+def _outputs(cfg, args):
+    from .outputs import Outputs
+
+    return Outputs(cfg, osc=args.osc, plugins=args.plugin, control_port=args.control)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common(defaults=False)
     p = _Parser(prog="fluxstream", description="Real-time streaming audio analysis.",
@@ -73,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--file", help="play a file at real time instead of a device (input.file)")
     s.add_argument("--features", help="comma-separated features (analysis.features)")
     s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    _output_args(s)
     s.set_defaults(func=cmd_listen)
 
     s = sub.add_parser("analyze", parents=[common],
@@ -86,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--block", type=int, help="samples read per block (input.block)")
     s.add_argument("--realtime", action="store_true", help="pace at real time (input.realtime)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _output_args(s)
     s.set_defaults(func=cmd_analyze)
     return p
 
@@ -242,10 +259,20 @@ def cmd_listen(args) -> int:
         engine.open()
     meter = _Meter()
     engine.subscribe(meter)
+    outputs = _outputs(cfg, args)
+    try:
+        outputs.start(engine)
+    except BaseException:
+        engine.stop()
+        terminate_portaudio()
+        raise
     tty = sys.stdout.isatty()
     print(f"listening to {engine.source.description}; Ctrl-C to stop", file=sys.stderr)
+    if outputs.control_address is not None:
+        print("control: OSC on udp://%s:%d" % outputs.control_address, file=sys.stderr)
     engine.start(args.duration)
     last_line = 0.0
+    out_stats: dict = {}
     try:
         while not engine.wait(0.1):
             if tty:
@@ -260,12 +287,15 @@ def cmd_listen(args) -> int:
         try:
             stats = engine.stop()
         finally:
+            out_stats = outputs.stop()  # plugins always get stop(), files are closed
             terminate_portaudio()  # also when stop() raises: JACK aborts processes that skip it
         if tty:
             sys.stdout.write("\r" + meter.line() + "\033[K\n")
         else:
             print(meter.line())
     print("stats: " + stats.summary(), file=sys.stderr)
+    for line in outputs.summary(out_stats):
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -323,10 +353,12 @@ def cmd_analyze(args) -> int:
     for path, out in zip(args.files, outs):
         bar = _Progress(os.path.basename(path), not args.no_progress)
         t0 = time.perf_counter()
+        outputs = _outputs(cfg, args)
         try:
-            arrays, stats = analyze_to(path, out, cfg, on_progress=bar)
+            arrays, stats = analyze_to(path, out, cfg, on_progress=bar, outputs=outputs)
         finally:
             bar.done()
+            out_stats = outputs.stop()
         wall = time.perf_counter() - t0
         speed = stats.audio_s / wall if wall > 0 else float("inf")
         where = f" -> {out}" if out else ""
@@ -334,9 +366,15 @@ def cmd_analyze(args) -> int:
               f"({speed:.0f}x real time){where}")
         if arrays is not None:
             for name in cfg.analysis.features:
+                if name not in arrays:  # an event-only feature (onset): its events
+                    times = arrays.get(f"{name}.time")
+                    print(f"  {name:10} {0 if times is None else len(times)} events")
+                    continue
                 a = arrays[name]
                 print(f"  {name:10} shape {str(a.shape):14} mean {np.mean(a):.6g}  "
                       f"min {np.min(a):.6g}  max {np.max(a):.6g}" if a.size else f"  {name:10} (no frames)")
+        for line in outputs.summary(out_stats):
+            print("  " + line)
     return 0
 
 

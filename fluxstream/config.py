@@ -7,6 +7,9 @@ A configuration file is TOML with these sections (the public contract, see READM
     [stft]      n_fft, hop_length, win_length, window, center
     [analysis]  features
     [features.<name>]   that feature's own parameters
+    [[output.osc]]      one table per OSC destination (host, port, features, rate_hz ...)
+    [control]           the OSC control server (enabled, host, port ...)
+    [[plugins]]         one table per plugin (use, settings, queue_size, max_failures)
 
 Every value is checked where it enters: unknown sections and keys, wrong types and
 out-of-range values raise :class:`~fluxstream.errors.ConfigError` naming the key, the value
@@ -25,6 +28,7 @@ from typing import Any, ClassVar, Iterable, Mapping
 
 from .errors import ConfigError
 from .params import Params, build_dataclass, fmt_value, opt
+from .plugins.control import ControlParams
 
 __all__ = [
     "Config",
@@ -197,6 +201,13 @@ class Config:
     stft: StftConfig = field(default_factory=StftConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     features: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[[output.osc]]``: OSC destinations (:class:`~fluxstream.plugins.osc.OscDestinationParams`).
+    osc: tuple = ()
+    #: ``[control]``: the OSC control server (:class:`~fluxstream.plugins.control.ControlParams`).
+    control: ControlParams = field(default_factory=ControlParams)
+    #: ``[[plugins]]``: plugin tables (``use``, ``settings``, ``queue_size``, ``max_failures``),
+    #: loaded when the engine's outputs start.
+    plugins: tuple = ()
 
     def feature_params(self, name: str):
         """The params of feature ``name``: its ``[features.<name>]`` table, else the table
@@ -256,7 +267,9 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
     """Validate a parsed TOML document into a :class:`Config`."""
     from .dsp import registry
 
-    known = list(_SECTIONS) + ["features"]
+    from .plugins.osc import destinations_from_config
+
+    known = list(_SECTIONS) + ["features", "output", "control", "plugins"]
     for sec in tree:
         if sec not in known:
             raise ConfigError(f"unknown section [{sec}]; valid sections: {', '.join(known)}")
@@ -265,7 +278,23 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
     if not isinstance(feats, Mapping):
         raise ConfigError("[features] must hold one table per feature, e.g. [features.rms]")
     params = {name: registry.get(name).make_params(table) for name, table in _feature_tables(feats).items()}
-    return Config(**kw, features=params)
+    output = tree.get("output", {})
+    if not isinstance(output, Mapping) or set(output) - {"osc"}:
+        raise ConfigError("[output] holds [[output.osc]] tables (one per OSC destination); "
+                          f"got {sorted(output) if isinstance(output, Mapping) else output!r}")
+    osc = output.get("osc", [])
+    if isinstance(osc, Mapping):
+        osc = [osc]
+    if not isinstance(osc, list):
+        raise ConfigError("[[output.osc]] must be tables: host, port, features, rate_hz, ...")
+    plugins = tree.get("plugins", [])
+    if isinstance(plugins, Mapping):
+        plugins = [plugins]
+    if not isinstance(plugins, list) or not all(isinstance(t, Mapping) for t in plugins):
+        raise ConfigError("[[plugins]] must be tables: use = \"module:Class\", settings = {...}")
+    return Config(**kw, features=params, osc=tuple(destinations_from_config(osc)),
+                  control=build_dataclass(ControlParams, tree.get("control", {}), "control"),
+                  plugins=tuple(dict(t) for t in plugins))
 
 
 def _feature_tables(feats: Mapping[str, Any], prefix: str = "") -> dict[str, dict]:

@@ -44,7 +44,10 @@ def test_file_then_overrides(tmp_path):
     ("features.rms.n=3", r"unknown key features.rms.n; valid keys in \[features.rms\]"),
     ("features.nope.x=1", r"unknown feature 'nope'"),
     ("features.rms=3", r"features.rms=3: \[features\] holds one table per feature"),
-    ("output.x=1", r"unknown section \[output\]; valid sections: input, stft, analysis, features"),
+    ("outputs.x=1", r"unknown section \[outputs\]; valid sections: input, stft, analysis, features, output, control, plugins"),
+    ("output.x=1", r"\[output\] holds \[\[output.osc\]\] tables"),
+    ("output.osc.port=0", r"port"),
+    ("control.port=-1", r"control.port"),
     ("nodot=1", r"expected section.key=value"),
     ("stft.n_fft", r"expected section.key=value"),
 ])

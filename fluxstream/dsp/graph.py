@@ -251,6 +251,11 @@ class Graph:
         hop, offset = self.clock(name) if name is not None else self._root_clock(self._main_key)
         return np.asarray(index) * hop + offset
 
+    def nodes_named(self, name: str) -> list:
+        """The nodes of feature ``name`` (any parameters): for control changes such as
+        the onset threshold."""
+        return [node for k, node in self._nodes.items() if k[0] == name]
+
     @property
     def frame_outputs(self) -> list[str]:
         """The requested features that have per-frame values (not the event-only ones)."""
@@ -374,6 +379,9 @@ class Graph:
         for (i, _), (frames, _first) in zip(self._root_pos, roots):
             values[i] = frames
         if flush:
+            for node in self._nodes.values():
+                if hasattr(node, "end_of_stream"):
+                    node.end_of_stream()  # what follows are the zero-padded tail frames
             self._run_flush(values)
         elif self._threads > 1 and values[self._main_pos].shape[1]:
             self._run_parallel(values)

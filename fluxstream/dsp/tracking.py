@@ -154,6 +154,11 @@ class _OnsetNode:
         self._start = 0
         self.reset()
 
+    def set_threshold(self, threshold: float) -> None:
+        """Change the picker's ``threshold`` live (the OSC control server's
+        ``/onset/threshold``); validated by the picker."""
+        self._picker.threshold = threshold
+
     def start_at(self, frame_index: int) -> None:
         """The frame index of the next input frame (the graph calls this after a reset)."""
         self._start = self._next = int(frame_index)
@@ -163,7 +168,15 @@ class _OnsetNode:
         if self._refiner is not None:
             self._refiner.reset()
         self._next = self._start
+        self._tail_from: int | None = None
         self._events.clear()
+
+    def end_of_stream(self) -> None:
+        """The frames from here on are the stream's tail (their windows reach into the
+        zero padding after the last sample): a signal cut off there looks like a broadband
+        rise, so onsets peaking in them are not reported."""
+        if self._tail_from is None:
+            self._tail_from = self._next
 
     def process(self, odf: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
         first = self._next
@@ -185,6 +198,8 @@ class _OnsetNode:
 
     def _emit(self, found: np.ndarray) -> None:
         for r in found:
+            if self._tail_from is not None and int(r["peak_frame"]) >= self._tail_from:
+                continue
             frame, decided = int(r["frame"]), int(r["decided_frame"])
             ch = int(r["channel"])
             sample = frame * self._hop + self._offset

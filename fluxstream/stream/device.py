@@ -245,6 +245,15 @@ class DeviceSource:
         """Samples dropped because the analysis fell behind (ring full)."""
         return 0 if self.ring is None else self.ring.overrun_samples
 
+    def stream_time(self) -> float | None:
+        """The open stream's current time in its own time base [s] (that of the ADC
+        timestamps in :attr:`adc_clock`), or None when closed."""
+        stream = self._stream
+        try:
+            return float(stream.time) if stream is not None else None
+        except Exception:  # a backend without stream time: the caller falls back
+            return None
+
     def close(self) -> None:
         """Stop and close the stream (idempotent). PortAudio stays initialized; see
         :func:`terminate_portaudio` for process exit under JACK."""

@@ -149,6 +149,7 @@ class Engine:
         self._error: BaseException | None = None
         self._limit: int | None = None
         self._opened = False
+        self._reset_requested = threading.Event()
         self._reset_counters()
 
     # --- set-up ------------------------------------------------------------------------
@@ -260,6 +261,11 @@ class Engine:
         finally:
             self._done.set()
 
+    def request_reset(self) -> None:
+        """Ask the analysis thread to reset every stateful stage before its next block
+        (thread-safe; frame indices stay on the sample clock; a ``reset`` event follows)."""
+        self._reset_requested.set()
+
     def process_block(self, pos: int, block: np.ndarray) -> None:
         """Analyse one block whose first sample is at ``pos`` on the sample clock.
 
@@ -279,6 +285,12 @@ class Engine:
             self._publish(Event("gap", self._next_pos, self._next_pos / self.ctx.sample_rate,
                                 float(lost), {"resume_sample": pos}))
             self.graph.reset(pos)
+        elif self._reset_requested.is_set():
+            # A reset asked for from another thread (OSC control): done here, between
+            # blocks, where no stage is running.
+            self._reset_requested.clear()
+            self.graph.reset(pos)
+            self._publish(Event("reset", pos, pos / self.ctx.sample_rate, 0.0))
         # One sum answers for the whole block (NaN and inf propagate into it); only a
         # non-finite sum, rare, needs the per-sample check.
         if not math.isfinite(float(block.sum())) and not np.isfinite(block).all():
