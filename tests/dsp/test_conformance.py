@@ -78,10 +78,11 @@ INPUTS = {"Framer": _block, "Stft": _block, "Istft": _spectra, "WindowedFFT": _f
           "SampleRefiner": _frames,
           "Yin": _pitch_frames, "YinFFT": _pitch_frames, "Mpm": _pitch_frames, "CepstrumPitch": _pitch_frames,
           "Hps": _pitch_frames, "Shs": _pitch_frames, "PYin": _pitch_frames,
-          "MedianSmoother": _pitch_rows, "TuningTracker": _pitch_rows}
+          "MedianSmoother": _pitch_rows, "TuningTracker": _pitch_rows,
+          "TimeGate": _block, "SpectralGate": _block}
 STATEFUL = {"Framer", "Stft", "Istft", "Flux", "ModifiedKL", "Chroma", "TuningEstimator", "Delta",
             "EnergyOdf", "HfcOdf", "SpectralFluxOdf", "SuperFluxOdf", "ComplexDomainOdf", "PhaseDeviationOdf",
-            "BandOdf", "SampleRefiner", "PYin", "MedianSmoother", "TuningTracker"}
+            "BandOdf", "SampleRefiner", "PYin", "MedianSmoother", "TuningTracker", "TimeGate", "SpectralGate"}
 
 
 def _make(name, cls):
