@@ -88,8 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--file", help="play a file at real time instead of a device (input.file)")
     s.add_argument("--features", help="comma-separated features (analysis.features)")
     s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    s.add_argument("--denoise", choices=("gate", "stationary", "nonstationary"),
+                   help="run the noise gate on the input (gate.mode); features see the gated signal")
+    s.add_argument("--monitor", action="store_true", help="play the gated audio on the output device (gate.monitor)")
+    s.add_argument("--noise-clip", metavar="FILE", help="learn the stationary noise profile from FILE (gate.noise_clip)")
     _output_args(s)
     s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("denoise", parents=[common],
+                       help="run a file through the online noise gate (causal, streaming) into another file")
+    s.add_argument("input", metavar="IN")
+    s.add_argument("output", metavar="OUT", help="WAV, FLAC, OGG or AIFF (by suffix)")
+    s.add_argument("--mode", choices=("gate", "stationary", "nonstationary"), default=None,
+                   help="gate.mode (default: stationary with --noise-clip/--profile, else nonstationary)")
+    s.add_argument("--noise-clip", metavar="FILE", help="learn the noise profile from FILE (gate.noise_clip)")
+    s.add_argument("--profile", metavar="FILE.npz", help="a saved noise profile (gate.profile)")
+    s.add_argument("--save-profile", metavar="FILE.npz", help="save the profile learned from --noise-clip")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    s.set_defaults(func=cmd_denoise)
 
     s = sub.add_parser("analyze", parents=[common],
                        help="analyse files as fast as possible, through the streaming path")
@@ -240,7 +256,8 @@ def cmd_listen(args) -> int:
     from .stream.source import open_source
 
     flags = {"device": "input.device", "rate": "input.sample_rate", "channels": "input.channels",
-             "block": "input.block", "features": "analysis.features", "file": "input.file"}
+             "block": "input.block", "features": "analysis.features", "file": "input.file",
+             "denoise": "gate.mode", "monitor": "gate.monitor", "noise_clip": "gate.noise_clip"}
     extra: dict[str, object] = {"input.source": "demo"} if args.demo else {}
     if args.file:
         extra.update({"input.source": "file", "input.realtime": True})
@@ -260,10 +277,17 @@ def cmd_listen(args) -> int:
     meter = _Meter()
     engine.subscribe(meter)
     outputs = _outputs(cfg, args)
+    monitor = None
     try:
         outputs.start(engine)
+        if cfg.gate.enabled and cfg.gate.monitor:
+            from .stream.monitor import OutputMonitor
+
+            monitor = OutputMonitor(engine.ctx.sample_rate, engine.ctx.channels, cfg.gate.output_device).start()
+            engine.add_audio_sink(monitor)
     except BaseException:
         engine.stop()
+        outputs.stop()
         terminate_portaudio()
         raise
     tty = sys.stdout.isatty()
@@ -288,6 +312,8 @@ def cmd_listen(args) -> int:
             stats = engine.stop()
         finally:
             out_stats = outputs.stop()  # plugins always get stop(), files are closed
+            if monitor is not None:
+                monitor.stop()
             terminate_portaudio()  # also when stop() raises: JACK aborts processes that skip it
         if tty:
             sys.stdout.write("\r" + meter.line() + "\033[K\n")
@@ -296,6 +322,38 @@ def cmd_listen(args) -> int:
     print("stats: " + stats.summary(), file=sys.stderr)
     for line in outputs.summary(out_stats):
         print(line, file=sys.stderr)
+    if monitor is not None:
+        print(f"monitor: underruns {monitor.underrun_samples} samples, overruns {monitor.overrun_samples} samples",
+              file=sys.stderr)
+    return 0
+
+
+# --- denoise ---------------------------------------------------------------------------
+
+
+def cmd_denoise(args) -> int:
+    from .denoise import denoise_file
+
+    flags = {"mode": "gate.mode", "noise_clip": "gate.noise_clip", "profile": "gate.profile",
+             "save_profile": "gate.save_profile"}
+    cfg = _config(args, flags)
+    if cfg.gate.mode == "off":  # neither --mode nor the config chose: from what was given
+        cfg = cfg.replace(gate={"mode": "stationary" if (cfg.gate.noise_clip or cfg.gate.profile)
+                                else "nonstationary"})
+    if cfg.gate.mode == "stationary" and not (cfg.gate.noise_clip or cfg.gate.profile or cfg.gate.learn_s > 0):
+        raise ConfigError("--mode stationary needs a noise profile: --noise-clip FILE, --profile FILE.npz, "
+                          "or --set gate.learn_s=SECONDS (learn from the file's start)")
+    bar = _Progress(os.path.basename(args.input), not args.no_progress)
+    t0 = time.perf_counter()
+    try:
+        info = denoise_file(args.input, args.output, cfg.gate, on_progress=bar)
+    finally:
+        bar.done()
+    wall = time.perf_counter() - t0
+    audio_s = info["samples"] / info["sample_rate"]
+    print(f"{args.input} -> {args.output}: {audio_s:.2f} s of audio, {info['mode']}, latency "
+          f"{info['latency_samples']} samples (removed: aligned to the input), {wall:.2f} s "
+          f"({audio_s / wall if wall > 0 else float('inf'):.0f}x real time)")
     return 0
 
 

@@ -10,6 +10,7 @@ A configuration file is TOML with these sections (the public contract, see READM
     [[output.osc]]      one table per OSC destination (host, port, features, rate_hz ...)
     [control]           the OSC control server (enabled, host, port ...)
     [[plugins]]         one table per plugin (use, settings, queue_size, max_failures)
+    [gate]              the noise gate (mode, analyze, profile, thresholds ...)
 
 Every value is checked where it enters: unknown sections and keys, wrong types and
 out-of-range values raise :class:`~fluxstream.errors.ConfigError` naming the key, the value
@@ -190,6 +191,12 @@ class AnalysisConfig(Params):
         return 2 if not live and frames_per_block >= 32 and (os.cpu_count() or 1) >= 2 else 1
 
 
+def _gate_config():
+    from .denoise import GateConfig
+
+    return GateConfig
+
+
 _SECTIONS = {"input": InputConfig, "stft": StftConfig, "analysis": AnalysisConfig}
 
 
@@ -208,6 +215,8 @@ class Config:
     #: ``[[plugins]]``: plugin tables (``use``, ``settings``, ``queue_size``, ``max_failures``),
     #: loaded when the engine's outputs start.
     plugins: tuple = ()
+    #: ``[gate]``: the noise gate (:class:`~fluxstream.denoise.GateConfig`).
+    gate: Any = field(default_factory=lambda: _gate_config()())
 
     def feature_params(self, name: str):
         """The params of feature ``name``: its ``[features.<name>]`` table, else the table
@@ -269,7 +278,7 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
 
     from .plugins.osc import destinations_from_config
 
-    known = list(_SECTIONS) + ["features", "output", "control", "plugins"]
+    known = list(_SECTIONS) + ["features", "output", "control", "plugins", "gate"]
     for sec in tree:
         if sec not in known:
             raise ConfigError(f"unknown section [{sec}]; valid sections: {', '.join(known)}")
@@ -294,7 +303,8 @@ def config_from_dict(tree: Mapping[str, Any]) -> Config:
         raise ConfigError("[[plugins]] must be tables: use = \"module:Class\", settings = {...}")
     return Config(**kw, features=params, osc=tuple(destinations_from_config(osc)),
                   control=build_dataclass(ControlParams, tree.get("control", {}), "control"),
-                  plugins=tuple(dict(t) for t in plugins))
+                  plugins=tuple(dict(t) for t in plugins),
+                  gate=build_dataclass(_gate_config(), tree.get("gate", {}), "gate"))
 
 
 def _feature_tables(feats: Mapping[str, Any], prefix: str = "") -> dict[str, dict]:

@@ -150,6 +150,9 @@ class Engine:
         self._limit: int | None = None
         self._opened = False
         self._reset_requested = threading.Event()
+        self._gate = None
+        self._gate_analyzed = False
+        self._audio_sinks: list = []
         self._reset_counters()
 
     # --- set-up ------------------------------------------------------------------------
@@ -196,6 +199,12 @@ class Engine:
         params = {**self.config.features, **{n: self.config.feature_params(n) for n in self.feature_names}}
         try:
             self.graph = Graph(self.ctx, self.feature_names, params)
+            gate_cfg = self.config.gate
+            if gate_cfg.enabled:
+                from ..denoise import AlignedGate, build_gate
+
+                self._gate = AlignedGate(build_gate(gate_cfg, self.ctx.sample_rate, self.ctx.channels))
+                self._gate_analyzed = gate_cfg.analyze == "gated"
         except Exception:
             self.source.close()
             self._opened = False
@@ -254,6 +263,7 @@ class Engine:
                     break
                 self.process_block(pos, block)
             if flush and not self._stop.is_set():
+                self._flush_gate()
                 self._emit_frames(self.graph.flush(), None)
         except BaseException as e:  # surfaced by stop()/run()/wait(), never swallowed
             self._error = e
@@ -285,6 +295,8 @@ class Engine:
             self._publish(Event("gap", self._next_pos, self._next_pos / self.ctx.sample_rate,
                                 float(lost), {"resume_sample": pos}))
             self.graph.reset(pos)
+            if self._gate is not None:
+                self._gate.reset()
         elif self._reset_requested.is_set():
             # A reset asked for from another thread (OSC control): done here, between
             # blocks, where no stage is running.
@@ -302,7 +314,36 @@ class Engine:
         self._next_pos = pos + n
         self._samples += n
         self._blocks += 1
+        if self._gate is not None:
+            block = self._run_gate(block)
         self._emit_frames(self.graph.process(block), t0)
+
+    def _run_gate(self, block: np.ndarray) -> np.ndarray:
+        """The noise gate on a block: its audio to the sinks (monitor, recording), its
+        events published; returns what the features see (gated or raw)."""
+        gated = self._gate.process(block)
+        for kind, ch, sample in self._gate.pop_events():
+            self._publish(Event(kind, int(sample), int(sample) / self.ctx.sample_rate,
+                                1.0 if kind == "gate_open" else 0.0, {"channel": int(ch)}))
+        for sink in self._audio_sinks:
+            sink(gated)
+        return gated if self._gate_analyzed else block
+
+    def _flush_gate(self) -> None:
+        """End of signal: the gate's delayed last samples, through the sinks and (when
+        the features see the gated signal) the graph."""
+        if self._gate is None:
+            return
+        tail = self._gate.flush()
+        for sink in self._audio_sinks:
+            sink(tail)
+        if self._gate_analyzed and tail.shape[0]:
+            self._emit_frames(self.graph.process(tail), None)
+
+    def add_audio_sink(self, sink) -> None:
+        """Call ``sink(block)`` with every block of gated audio ``(n, channels)``, on the
+        input's timeline, in the analysis thread (the monitor output, a recorder)."""
+        self._audio_sinks.append(sink)
 
     def _emit_frames(self, out, t0: float | None) -> None:
         # One Frames per group of features on the same frame range of one clock: usually
