@@ -277,7 +277,7 @@ def cmd_listen(args) -> int:
     meter = _Meter()
     engine.subscribe(meter)
     outputs = _outputs(cfg, args)
-    monitor = None
+    monitor = recorder = None
     try:
         outputs.start(engine)
         if cfg.gate.enabled and cfg.gate.monitor:
@@ -285,9 +285,17 @@ def cmd_listen(args) -> int:
 
             monitor = OutputMonitor(engine.ctx.sample_rate, engine.ctx.channels, cfg.gate.output_device).start()
             engine.add_audio_sink(monitor)
+        if cfg.gate.enabled and cfg.gate.record:
+            from .stream.monitor import AudioFileSink
+
+            recorder = AudioFileSink(cfg.gate.record, engine.ctx.sample_rate, engine.ctx.channels)
+            engine.add_audio_sink(recorder)
     except BaseException:
         engine.stop()
         outputs.stop()
+        for sink in (monitor, recorder):
+            if sink is not None:
+                sink.stop() if sink is monitor else sink.close()
         terminate_portaudio()
         raise
     tty = sys.stdout.isatty()
@@ -314,6 +322,8 @@ def cmd_listen(args) -> int:
             out_stats = outputs.stop()  # plugins always get stop(), files are closed
             if monitor is not None:
                 monitor.stop()
+            if recorder is not None:
+                recorder.close()  # the gated audio file is complete, also after Ctrl-C
             terminate_portaudio()  # also when stop() raises: JACK aborts processes that skip it
         if tty:
             sys.stdout.write("\r" + meter.line() + "\033[K\n")

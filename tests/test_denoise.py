@@ -168,3 +168,16 @@ def test_bad_gate_configuration(tmp_path):
     with pytest.raises(ConfigError, match="sample"):
         build_gate(cfg, 48000, 1)
     assert main(["denoise", str(tmp_path / "missing.wav"), str(tmp_path / "o.wav")]) == 1
+
+
+def test_listen_demo_with_the_gate_records_the_gated_audio(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "gated.wav"
+    r = subprocess.run([sys.executable, "-m", "fluxstream", "listen", "--demo", "--duration", "1.0",
+                        "--denoise", "nonstationary", "--set", f'gate.record="{out}"'],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    y, sr = sf.read(out, dtype="float32")
+    assert sr == 48000 and abs(len(y) - sr) <= 2048 and np.isfinite(y).all() and np.abs(y).max() > 0.01

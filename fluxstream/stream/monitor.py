@@ -105,3 +105,69 @@ class OutputMonitor:
                 stream.stop()
             finally:
                 stream.close()
+
+
+class AudioFileSink:
+    """Writes blocks to a WAV/FLAC/OGG/AIFF file from its own thread (``[gate] record``).
+
+    Parameters
+    ----------
+    path : str
+        Format by suffix.
+    sample_rate : int [Hz]
+    channels : int >= 1
+    queue_blocks : int
+        Blocks waiting to be written; beyond that a block is dropped (counted).
+
+    Real-time notes
+    ---------------
+    :meth:`write` (analysis thread) copies the block into a bounded queue and returns;
+    disk I/O happens in the writer thread. :meth:`close` writes what is queued and closes
+    the file, also after Ctrl-C.
+    """
+
+    def __init__(self, path: str, sample_rate: int, channels: int = 1, queue_blocks: int = 1024):
+        import queue
+        import threading
+
+        import soundfile as sf
+
+        from ..denoise import _format_of
+        from ..errors import AudioFileError
+
+        try:
+            self._file = sf.SoundFile(path, "w", samplerate=int(sample_rate), channels=int(channels),
+                                      format=_format_of(path))
+        except (RuntimeError, OSError, sf.LibsndfileError, ValueError) as e:
+            raise AudioFileError(f"cannot write {path!r}: {e}") from None
+        self.path = path
+        self.dropped_blocks = 0
+        self._q: queue.Queue = queue.Queue(maxsize=queue_blocks)
+        self._thread = threading.Thread(target=self._run, name="fluxstream-record", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            block = self._q.get()
+            if block is None:
+                return
+            self._file.write(block)
+
+    def write(self, block: np.ndarray) -> None:
+        import queue
+
+        if block.shape[0]:
+            try:
+                self._q.put_nowait(np.array(block, dtype=np.float32, copy=True))
+            except queue.Full:
+                self.dropped_blocks += 1
+
+    __call__ = write
+
+    def close(self) -> None:
+        """Write what is queued, then close the file (idempotent)."""
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        if not self._file.closed:
+            self._file.close()
