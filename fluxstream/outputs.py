@@ -163,7 +163,18 @@ class Outputs:
             return out
 
         has_onset = "onset" in engine.graph.outputs
+        gate = getattr(engine, "_gate", None)
+        spectral = gate is not None and hasattr(gate.stage, "start_learning")
+        time_gate = gate is not None and hasattr(gate.stage, "set_thresholds")
+
+        def set_gate_threshold_db(v: float) -> None:
+            # Open at v, close 10 dB lower (the defaults' hysteresis): attribute writes the
+            # analysis thread reads at its next block.
+            gate.stage.set_thresholds(open_db=v, close_db=v - 10.0)
+
         return ControlHandlers(
+            set_gate_threshold_db=set_gate_threshold_db if time_gate else None,
+            learn_noise=engine.request_noise_learning if spectral else None,
             set_feature=pub.set_feature_enabled if pub is not None else None,
             feature_names=tuple(engine.graph.outputs) + tuple(engine.graph.event_kinds),
             set_onset_threshold=set_onset_threshold if has_onset else None,

@@ -91,3 +91,38 @@ def test_listen_is_steered_by_oscsend(tmp_path):
     out = "\n".join(proc.lines)
     assert proc.proc.returncode == 0, out
     assert "stats:" in out and "osc: packets" in out
+
+
+def test_noise_learning_and_gate_threshold_on_command():
+    # /noise/learn reaches the spectral gate through the analysis thread; /gate/threshold
+    # without a time-domain gate is answered "not available" and counted, never a crash.
+    from fluxstream.config import load_config
+    from fluxstream.outputs import Outputs
+    from fluxstream.stream.demo import DemoSource
+    from fluxstream.stream.engine import Engine
+
+    cfg = load_config(overrides=['gate.mode="stationary"', 'analysis.features=["rms"]'])
+    eng = Engine(cfg, source=DemoSource(realtime=False))
+    eng.open()
+    assert eng._gate.stage.profile is None  # no clip, no learn_s: nothing learned yet
+    port = free_port()
+    outs = Outputs(cfg, control_port=port).start(eng)
+    try:
+        if shutil.which("oscsend") is None:
+            real_part_missing("oscsend not found (apt-get install liblo-tools)")
+        subprocess.run(["oscsend", "localhost", str(port), "/fluxstream/noise/learn", "f", "0.5"], check=True)
+        subprocess.run(["oscsend", "localhost", str(port), "/fluxstream/gate/threshold", "f", "-30"], check=True)
+        deadline = time.monotonic() + 5
+        while eng._learn_request is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server thread hands the request over
+        assert eng._learn_request == 0.5
+        for pos, block in eng.source.blocks():
+            eng.process_block(pos, block)
+            if pos > 48000:
+                break
+        assert eng._learn_request is None and eng._gate.stage.profile is not None  # learned (was None)
+        st = outs._control.stats
+        assert st.unavailable >= 1  # /gate/threshold: not available
+    finally:
+        outs.stop()
+        eng.stop()

@@ -152,6 +152,7 @@ class Engine:
         self._reset_requested = threading.Event()
         self._gate = None
         self._gate_analyzed = False
+        self._learn_request: float | None = None
         self._audio_sinks: list = []
         self._reset_counters()
 
@@ -271,6 +272,13 @@ class Engine:
         finally:
             self._done.set()
 
+    def request_noise_learning(self, seconds: float) -> None:
+        """Ask the analysis thread to (re)learn the stationary noise profile over the next
+        ``seconds`` of input (thread-safe; the OSC control server's ``/noise/learn``)."""
+        if self._gate is None or not hasattr(self._gate.stage, "start_learning"):
+            raise StreamError("no spectral gate runs: start with --denoise stationary (gate.mode)")
+        self._learn_request = float(seconds)
+
     def request_reset(self) -> None:
         """Ask the analysis thread to reset every stateful stage before its next block
         (thread-safe; frame indices stay on the sample clock; a ``reset`` event follows)."""
@@ -315,6 +323,9 @@ class Engine:
         self._samples += n
         self._blocks += 1
         if self._gate is not None:
+            if self._learn_request is not None:
+                seconds, self._learn_request = self._learn_request, None
+                self._gate.stage.start_learning(seconds)
             block = self._run_gate(block)
         self._emit_frames(self.graph.process(block), t0)
 
