@@ -88,6 +88,10 @@ import evalset  # noqa: E402
 from bench_stft import ArraySource, median_time  # noqa: E402
 
 FRAME, HOP = 2048, 512
+#: The online onset detectors' STFT (fluxstream's and aubio's): a shorter window than the
+#: pitch frame, because an onset cannot be decided before the window's second half has
+#: seen it (half a window + a hop of latency at least: 16 ms here, 32 ms at 2048 / 512).
+ONSET_FRAME, ONSET_HOP = 1024, 256
 FMIN_HZ, FMAX_HZ = 48.0, 2100.0
 ONSET_WINDOW_S = 0.05
 CENTS = 50.0
@@ -116,7 +120,7 @@ def _pitch_overrides(method: str, hop: int) -> list[str]:
 
 
 def _onset_overrides(method: str, hop: int) -> list[str]:
-    return [f'features.onset.method="{method}"', f"stft.n_fft={FRAME}", f"stft.hop_length={hop}"]
+    return [f'features.onset.method="{method}"', f"stft.n_fft={ONSET_FRAME}", f"stft.hop_length={hop}"]
 
 
 def engine_missing(feature: str) -> str | None:
@@ -163,12 +167,27 @@ def _engine_run(x, sr, features, overrides, block=None):
     return frames, events
 
 
-def _engine_pitch(x, sr, method, hop, block=None):
-    frames, _ = _engine_run(x, sr, ["pitch"], _pitch_overrides(method, hop), block)
+#: A voicing threshold that lets the method give its candidate on every frame it can (for
+#: the pitch guesses of unvoiced frames; see fluxstream_pitch). YIN-type: a trough below
+#: 1 (any); the others: clarity / salience above 1e-9.
+GUESS_THRESHOLD = {"yin": 1.0, "yinfft": 1.0, "mpm": 1e-9, "cepstrum": 1e-9, "hps": 1e-9, "shs": 1e-9}
+
+
+def _engine_pitch_rows(x, sr, method, hop, block=None, extra=()):
+    frames, _ = _engine_run(x, sr, ["pitch"], _pitch_overrides(method, hop) + list(extra), block)
     got = [(f.time_s, f["pitch"]) for f in frames if "pitch" in f.features]
     times = np.concatenate([t for t, _ in got])
-    rows = np.concatenate([p for _, p in got]).reshape(len(times), -1)
-    return times, np.where(rows[:, 2] > 0, rows[:, 0], 0.0)
+    return times, np.concatenate([p for _, p in got]).reshape(len(times), -1)
+
+
+def _engine_pitch(x, sr, method, hop, block=None, guesses=True):
+    times, rows = _engine_pitch_rows(x, sr, method, hop, block)
+    f0 = np.where(rows[:, 2] > 0, rows[:, 0], 0.0)
+    if guesses and method in GUESS_THRESHOLD:
+        _, g = _engine_pitch_rows(x, sr, method, hop, block, [f"features.pitch.threshold={GUESS_THRESHOLD[method]}"])
+        guess = np.where(g[:, 2] > 0, g[:, 0], 0.0)
+        f0 = np.where(f0 > 0, f0, -guess)  # mir_eval: negative = unvoiced, with this pitch guess
+    return times, f0
 
 
 def _engine_onsets(x, sr, method, hop, block=None):
@@ -271,16 +290,19 @@ def _direct_onsets(x, sr, method, hop):
 
 
 def fluxstream_pitch(x: np.ndarray, sr: int, method: str, hop: int = HOP,
-                     block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(times [s], f0 [Hz], 0 where unvoiced)`` of fluxstream's pitch ``method`` over the
-    mono signal ``x`` (engine path: in blocks of ``block`` samples, default
-    ``FILE_BLOCK``)."""
+                     block: int | None = None, guesses: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(times [s], f0 [Hz])`` of fluxstream's pitch ``method`` over the mono signal ``x``
+    (engine path: in blocks of ``block`` samples, default ``FILE_BLOCK``). Voiced frames
+    have their f0; unvoiced ones 0, or with ``guesses`` minus the method's candidate from a
+    second run with its voicing threshold opened (mir_eval's convention for a pitch guess
+    on an unvoiced frame: raw pitch accuracy counts it, the voicing measures do not). The
+    timed runs use one run without guesses."""
     if _use_engine("pitch"):
-        return _engine_pitch(x, sr, method, hop, block)
+        return _engine_pitch(x, sr, method, hop, block, guesses)
     return _direct_pitch(x, sr, method, hop)
 
 
-def fluxstream_onsets(x: np.ndarray, sr: int, method: str, hop: int = HOP,
+def fluxstream_onsets(x: np.ndarray, sr: int, method: str, hop: int = ONSET_HOP,
                       block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(onset times [s], latencies [s])``: each onset and how long after it the detector
     decided (the event's ``info["latency"]``)."""
@@ -393,8 +415,10 @@ def librosa_yin(x, sr):
 def librosa_pyin(x, sr):
     import librosa
 
-    f0, _, _ = librosa.pyin(x, fmin=FMIN_HZ, fmax=FMAX_HZ, sr=sr, frame_length=FRAME, hop_length=HOP)
-    return np.arange(f0.shape[0]) * HOP / sr, np.nan_to_num(f0, nan=0.0)
+    # fill_na=None: unvoiced frames carry librosa's best guess, passed on negated (mir_eval).
+    f0, voiced, _ = librosa.pyin(x, fmin=FMIN_HZ, fmax=FMAX_HZ, sr=sr, frame_length=FRAME, hop_length=HOP,
+                                 fill_na=None)
+    return np.arange(f0.shape[0]) * HOP / sr, np.where(voiced, f0, -np.abs(f0))
 
 
 def librosa_onsets(x, sr):
@@ -404,12 +428,12 @@ def librosa_onsets(x, sr):
     return np.asarray(t, dtype=np.float64), None
 
 
-def _hops(x, extra):
+def _hops(x, extra, hop=HOP):
     """``x`` zero-padded by ``extra`` samples and to whole hops, as float32 blocks."""
     n = x.shape[0] + extra
-    y = np.zeros(-(-n // HOP) * HOP, dtype=np.float32)
+    y = np.zeros(-(-n // hop) * hop, dtype=np.float32)
     y[: x.shape[0]] = x
-    return y.reshape(-1, HOP)
+    return y.reshape(-1, hop)
 
 
 def aubio_pitch(x, sr, method):
@@ -422,7 +446,8 @@ def aubio_pitch(x, sr, method):
     f0 = np.empty(blocks.shape[0])
     for k, b in enumerate(blocks):
         f = float(p(b)[0])
-        f0[k] = f if (f > 0 and (thr is None or p.get_confidence() >= thr)) else 0.0
+        # Below the confidence threshold: unvoiced, its estimate kept as a guess (negated).
+        f0[k] = f if (f > 0 and (thr is None or p.get_confidence() >= thr)) else -abs(f)
     times = ((np.arange(blocks.shape[0]) + 1) * HOP - FRAME // 2) / sr  # window centres
     keep = times >= 0
     return times[keep], f0[keep]
@@ -431,12 +456,12 @@ def aubio_pitch(x, sr, method):
 def aubio_onsets(x, sr, method):
     import aubio
 
-    o = aubio.onset(method, FRAME, HOP, int(sr))
+    o = aubio.onset(method, ONSET_FRAME, ONSET_HOP, int(sr))
     times, decided = [], []
-    for k, b in enumerate(_hops(x, FRAME)):  # the zeros let it decide on the last onsets
+    for k, b in enumerate(_hops(x, ONSET_FRAME, ONSET_HOP)):  # the zeros let it decide on the last onsets
         if o(b)[0]:
             times.append(o.get_last_s())
-            decided.append((k + 1) * HOP / sr)
+            decided.append((k + 1) * ONSET_HOP / sr)
     times, decided = np.array(times), np.array(decided)
     return times, decided - times
 
@@ -468,7 +493,8 @@ def all_methods() -> list[Method]:
     for m in FLUX_PITCH_METHODS:
         ms.append(Method(f"fluxstream {m}", "pitch", "fluxstream", True,
                          lambda x, sr, m=m: fluxstream_pitch(x, sr, m, block=ACCURACY_BLOCK),
-                         lambda x, sr, m=m: fluxstream_pitch(x, sr, m), cost=3.0 if m == "pyin" else 0.3))
+                         lambda x, sr, m=m: fluxstream_pitch(x, sr, m, guesses=False),
+                         cost=3.0 if m == "pyin" else 0.3))
     ms += [Method("librosa.yin", "pitch", "librosa", False, librosa_yin, cost=0.3),
            Method("librosa.pyin", "pitch", "librosa", False, librosa_pyin, cost=20.0)]
     ms += [Method(f"aubio {m}", "pitch", "aubio", True, lambda x, sr, m=m: aubio_pitch(x, sr, m), cost=0.5)
@@ -572,7 +598,7 @@ def pitch_frames(clip, times, f0):
     import mir_eval
 
     order = np.argsort(times, kind="stable")
-    times, f0 = np.asarray(times)[order], np.maximum(np.asarray(f0)[order], 0.0)
+    times, f0 = np.asarray(times)[order], np.asarray(f0, dtype=np.float64)[order]  # < 0: unvoiced guess
     if times.size < 2:
         times, f0 = np.array([0.0, clip.duration_s]), np.zeros(2)
     with warnings.catch_warnings():
@@ -821,9 +847,10 @@ def print_report(fig, methods, conds, per_family=False):
                     vals.append(_num(v, 6, 2 if k == "octave" else 1))
             print(row + " |" + " ".join(vals))
         if task == "pitch":
-            print("  RPA/RCA count a frame only when the method gives an f0 there: methods that never say "
-                  "unvoiced\n  (librosa.yin; aubio yinfft in noise) score higher on them and pay in VFA; "
-                  "OA weighs both.")
+            print("  RPA/RCA count every voiced truth frame the method gives a pitch for, voiced or as an unvoiced\n"
+                  "  guess (mir_eval's negative f0: fluxstream's candidate with the voicing threshold opened,\n"
+                  "  librosa.pyin's fill_na=None, aubio's sub-threshold estimate); VR/VFA judge the voicing\n"
+                  "  decisions alone (librosa.yin never says unvoiced); OA weighs both.")
         else:
             print("  fluxstream: [features.onset] defaults except the method (threshold, ratio, ... shared "
                   "by every ODF);\n  change them with --set features.onset.KEY=VALUE.")

@@ -58,7 +58,9 @@ class OnsetParams(DescriptorParams):
                                  check=lambda v: v >= 0)
     max_bins: int = opt(3, int, "an integer >= 1 (bins; superflux's maximum filter)", check=lambda v: v >= 1)
     lag: int = opt(2, int, "an integer >= 1 (frames; superflux)", check=lambda v: v >= 1)
-    threshold: float = opt(5.0, float, "a number >= 0 (added to the moving average)", check=lambda v: v >= 0)
+    threshold: float = opt(-1.0, float, "a number >= 0 added to the moving average, or -1 for the method's default "
+                           "(0.3 for phase and wphase, whose function is an angle; 5 for the others)",
+                           check=lambda v: v >= 0 or v == -1)
     ratio: float = opt(1.5, float, "a number >= 0 (times the moving average)", check=lambda v: v >= 0)
     average: str = opt("mean", str, "mean or median (the adaptive threshold's average)", choices=_AVERAGES)
     pre_avg_s: float = opt(0.1, float, "a time >= 0 (s)", check=lambda v: v >= 0)
@@ -76,6 +78,12 @@ class OnsetParams(DescriptorParams):
         if self.method in _COMPLEX and self.scale != "linear":
             raise ConfigError(f"features.onset.method={self.method!r} needs the complex STFT: "
                               f"scale must be \"linear\", not {self.scale!r}")
+
+    def threshold_for_method(self) -> float:
+        """``threshold``, or its default for ``method`` when -1."""
+        if self.threshold >= 0:
+            return self.threshold
+        return 0.3 if self.method in ("phase", "wphase") else 5.0
 
     def n_columns(self) -> int:
         return max(len(self.bands_hz) - 1, 1)
@@ -139,7 +147,8 @@ class _OnsetNode:
         self._offset = 0 if ctx.center else ctx.n_fft // 2
         self._frame_latency = ctx.frame_latency
         self._picker = OnsetPicker(
-            hop_length=ctx.hop_length, sample_rate=ctx.sample_rate, threshold=p.threshold, ratio=p.ratio,
+            hop_length=ctx.hop_length, sample_rate=ctx.sample_rate, threshold=p.threshold_for_method(),
+            ratio=p.ratio,
             pre_avg_s=p.pre_avg_s, pre_max_s=p.pre_max_s, lookahead_frames=p.lookahead_frames,
             min_ioi_s=p.min_ioi_s, method=p.average, norm_decay_s=p.norm_decay_s or None)
         self._refiner = None

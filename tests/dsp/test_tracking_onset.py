@@ -173,7 +173,7 @@ def test_analyze_writes_onset_arrays(tmp_path):
     ('features.onset.method="complex"', None),
     ('features.onset.method="nope"', "method"),
     ("features.onset.bands_hz=[0, 500, 300]", "bands_hz"),
-    ("features.onset.threshold=-1", "threshold"),
+    ("features.onset.threshold=-2", "threshold"),
     ("features.onset.lag=0", "lag"),
 ])
 def test_bad_onset_parameters(override, match):
