@@ -218,8 +218,10 @@ class Engine:
 
     def _warm_up(self, block: int) -> None:
         """Run the graph over silent blocks of the source's size, then reset it, so that FFT
-        plans and buffers exist before the first live block (no first-block hiccup)."""
-        if block <= 0:
+        plans and buffers exist before the first live block (no first-block hiccup). A file
+        (not paced at real time) has no deadline to miss: its first block plans instead,
+        which costs less than analysing seconds of silence in large file blocks."""
+        if block <= 0 or not (self.source.live or getattr(self.source, "realtime", False)):
             return
         zeros = np.zeros((block, self.source.channels), dtype=np.float32)
         for _ in range(2 + self.ctx.n_fft // block):
