@@ -9,11 +9,17 @@ repeated notes, polyphony) and 7 rendered-MIDI clips (piano, nylon guitar, flute
 bass, drums, a band; fluidsynth + TimGM6mb, skipped with a note when fluidsynth is
 missing), about ``--clip-seconds`` (6) each, so about 100 s of content, under 7
 conditions: clean, white and pink noise at 20/10/0 dB SNR (SNR over the clip's active
-signal): about 700 s of audio. Every method analyses every clip with frame (aubio:
-buffer) 2048 and hop 512 samples; pitch methods search 48-2100 Hz.
+signal): about 700 s of audio. Pitch methods analyse every clip with frame (aubio:
+buffer) 2048 and hop 512 samples and search 48-2100 Hz; the online onset detectors
+(fluxstream's and aubio's) use an STFT of 1024 / hop 256 (``ONSET_FRAME``, ``ONSET_HOP``:
+half a window plus a hop is the least latency a spectral detector can have, 16 ms here),
+librosa's offline ``onset_detect`` hop 512.
 
 Pitch (``mir_eval.melody``, 50 cents): every estimate is resampled to the truth's 10 ms
-grid (``to_cent_voicing``, linear, unvoiced = 0 Hz kept), frames whose truth is ambiguous
+grid (``to_cent_voicing``, linear), with mir_eval's convention for unvoiced frames that
+still carry a pitch guess (a negative f0: fluxstream's candidate from a second run with
+the voicing threshold opened, ``GUESS_THRESHOLD``; librosa.pyin's ``fill_na=None``;
+aubio's estimate below its confidence rule), frames whose truth is ambiguous
 (decay tails, polyphony; ``Clip.f0_valid``) are dropped, and the frames of all clips of a
 group are pooled: raw pitch accuracy (RPA) and raw chroma accuracy (RCA) over voiced-truth
 frames, voicing recall (VR) and false alarm (VFA), and the octave-error rate: among frames
@@ -39,10 +45,10 @@ Methods:
   directly (``--flux-path``; the report says which). Everything fluxstream-specific is in
   the adapter section at the top of this file.
 - librosa (offline; it sees the future): ``librosa.yin`` (no voicing decision: every frame
-  voiced), ``librosa.pyin`` (unvoiced = its NaN), ``librosa.onset.onset_detect(y, sr,
+  voiced), ``librosa.pyin`` (unvoiced frames with its best guess), ``librosa.onset.onset_detect(y, sr,
   hop_length=512, backtrack=False)`` with the default ``onset_strength``.
-- aubio (when ``pip install aubio`` worked), driven hop by hop from Python at buf 2048 /
-  hop 512 (its real-time mode): ``pitch`` "yin" (voiced when confidence >= 0.85, i.e.
+- aubio (when ``pip install aubio`` worked), driven hop by hop from Python (its real-time
+  mode; pitch at buf 2048 / hop 512, onsets at 1024 / 256): ``pitch`` "yin" (voiced when confidence >= 0.85, i.e.
   YIN's own rule at aubio's tolerance 0.15) and "yinfft" (voiced when its output is
   non-zero: its own tolerance rule; see ``AUBIO_VOICED_CONFIDENCE``); ``onset``
   "specflux", "hfc", "complex" with aubio's default per-method thresholds.
