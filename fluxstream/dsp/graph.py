@@ -14,6 +14,7 @@ returns their last frames at the end of the stream.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 import numpy as np
@@ -107,9 +108,10 @@ class Graph:
         names = list(dict.fromkeys(names))
         if not names:
             raise ConfigError("no features requested; available: " + ", ".join(registry.public_names()))
+        self._params = dict(params or {})
+        ctx = dataclasses.replace(ctx, feature_params=tuple(sorted(self._params.items(), key=lambda kv: kv[0])))
         self.ctx = ctx
         self.outputs = names
-        self._params = dict(params or {})
         self.specs: dict[NodeKey, FeatureSpec] = {}
         self._inputs: dict[NodeKey, tuple[NodeKey, ...]] = {}
         order: list[NodeKey] = []

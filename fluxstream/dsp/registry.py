@@ -36,6 +36,8 @@ __all__ = [
     "REGISTRY",
     "register",
     "get",
+    "TRANSFORM_SCALES",
+    "TRANSFORM_SPECTRA",
     "public_names",
 ]
 
@@ -62,6 +64,18 @@ class AnalysisContext:
     window: str = "hann"
     center: bool = True
     fft_backend: str | None = None
+    #: ``((name, params), ...)``: the graph's parameters for plainly named nodes (its
+    #: ``[features.<name>]`` tables), for builders that read another feature's settings
+    #: (a descriptor on the ``cqt`` spectrum needs the configured CQT's bin frequencies).
+    feature_params: tuple = ()
+
+    def params_of(self, name: str):
+        """The parameters node ``name`` has when named plainly: its configured table, else
+        the registry's defaults."""
+        for n, p in self.feature_params:
+            if n == name:
+                return p
+        return REGISTRY[name].params()
 
     @property
     def n_bins(self) -> int:
@@ -83,6 +97,15 @@ class Node(Protocol):
     def process(self, *inputs: np.ndarray) -> np.ndarray: ...
 
     def reset(self) -> None: ...
+
+
+#: Spectra of the multi-resolution transforms, which descriptors and onset functions read
+#: with ``scale = "<name>"`` (their magnitudes as configured in ``[features.<name>]``).
+TRANSFORM_SCALES = ("cqt", "vqt", "nsgt", "cwt")
+
+#: name -> an object with ``magnitude_key(ctx)``, ``power_key(ctx)``, ``freqs(ctx)`` and
+#: ``dim(ctx)``: filled by :mod:`fluxstream.dsp.transforms` when it registers them.
+TRANSFORM_SPECTRA: dict[str, object] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,3 +291,4 @@ register(FeatureSpec(
 # then the pitch and onset detectors.
 from . import suite  # noqa: E402,F401
 from . import tracking  # noqa: E402,F401
+from . import transforms  # noqa: E402,F401

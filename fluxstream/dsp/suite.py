@@ -23,7 +23,7 @@ from . import descriptors as desc
 from .cepstrum import cepstrum, deconvolve
 from .deltas import Delta
 from .filterbank import band_centers_hz, filterbank
-from .registry import AnalysisContext, FeatureSpec, FunctionNode, register
+from .registry import TRANSFORM_SCALES, TRANSFORM_SPECTRA, AnalysisContext, FeatureSpec, FunctionNode, register
 from .scales import SCALES, octave_n_bands
 from .spectral import fft_frequencies, power_to_db, spectral_centroid
 from .summary import SUMMARY_COLUMNS, SummaryKernel
@@ -231,39 +231,62 @@ class ChromaParams(Params):
         return float("inf") if self.norm == "inf" else self.norm
 
 
+_DESCRIPTOR_SCALES = SCALES + TRANSFORM_SCALES
+
+
 @dataclass(frozen=True, kw_only=True)
 class DescriptorParams(Params):
     """The spectrum a descriptor reads: ``scale = "linear"`` (the STFT magnitude, FFT bin
-    frequencies) or a band scale: the amplitude filterbank spectrum (|X| through
+    frequencies), a band scale: the amplitude filterbank spectrum (|X| through
     triangular bands; gammatone on "erb") with ``n_bands`` bands over
-    [``fmin_hz``, ``fmax_hz``] and their centre frequencies."""
+    [``fmin_hz``, ``fmax_hz``] and their centre frequencies, or a transform's magnitudes
+    (``"cqt"``, ``"vqt"``, ``"nsgt"``, ``"cwt"``: as configured in ``[features.<name>]``,
+    on that transform's clock; ``n_bands``/``fmin_hz``/``fmax_hz`` do not apply)."""
 
-    scale: str = opt("linear", str, "one of " + ", ".join(SCALES), choices=SCALES)
+    scale: str = opt("linear", str, "one of " + ", ".join(_DESCRIPTOR_SCALES), choices=_DESCRIPTOR_SCALES)
     n_bands: int = opt(128, int, "an integer >= 0 (0 = derived, octave scale)", check=_nonneg)
     fmin_hz: float = opt(0.0, float, "a frequency >= 0 (Hz)", check=_nonneg)
     fmax_hz: float = opt(0.0, float, "a frequency >= 0 (Hz; 0 = Nyquist)", check=_nonneg)
 
-    def spectrum_key(self):
+    def _transform(self):
+        if self.scale not in TRANSFORM_SPECTRA:
+            raise ConfigError(f"scale={self.scale!r}: the {self.scale} transform is not available")
+        return TRANSFORM_SPECTRA[self.scale]
+
+    def _bands(self) -> BandsSpec:
+        return BandsSpec(scale=self.scale, n_bands=self.n_bands, fmin_hz=self.fmin_hz, fmax_hz=self.fmax_hz,
+                         power=1.0, shape="gammatone" if self.scale == "erb" else "triangle")
+
+    def spectrum_key(self, ctx: AnalysisContext | None = None):
+        """The node of the magnitude spectrum (``ctx`` is needed for a transform scale)."""
         if self.scale == "linear":
             return "spectrum"
-        return ("bands.raw", BandsSpec(scale=self.scale, n_bands=self.n_bands, fmin_hz=self.fmin_hz,
-                                   fmax_hz=self.fmax_hz, power=1.0,
-                                   shape="gammatone" if self.scale == "erb" else "triangle"))
+        if self.scale in TRANSFORM_SCALES:
+            return self._transform().magnitude_key(ctx)
+        return ("bands.raw", self._bands())
 
-    def power_key(self):
+    def power_key(self, ctx: AnalysisContext | None = None):
+        """The node of the power spectrum (``ctx`` is needed for a transform scale)."""
         if self.scale == "linear":
             return "power"
-        s = self.spectrum_key()[1]
-        return ("bands.raw", _spec_of(s, power=2.0))
+        if self.scale in TRANSFORM_SCALES:
+            return self._transform().power_key(ctx)
+        return ("bands.raw", _spec_of(self._bands(), power=2.0))
 
     def freqs(self, ctx: AnalysisContext) -> np.ndarray:
         if self.scale == "linear":
             return fft_frequencies(ctx.sample_rate, ctx.n_fft)
-        s = self.spectrum_key()[1]
+        if self.scale in TRANSFORM_SCALES:
+            return self._transform().freqs(ctx)
+        s = self._bands()
         return band_centers_hz(ctx.sample_rate, ctx.n_fft, s.n_bands_for(ctx), **s.kwargs(ctx))
 
     def dim(self, ctx: AnalysisContext) -> int:
-        return ctx.n_bins if self.scale == "linear" else self.spectrum_key()[1].n_bands_for(ctx)
+        if self.scale == "linear":
+            return ctx.n_bins
+        if self.scale in TRANSFORM_SCALES:
+            return self._transform().dim(ctx)
+        return self._bands().n_bands_for(ctx)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -487,7 +510,7 @@ class _DeconvNode:
 register(FeatureSpec(
     name="deconv", unit="linear", public=False, params=DeconvParams,
     description="envelope and fine structure, side by side",
-    inputs=lambda c, p: (p.spectrum_key(),),
+    inputs=lambda c, p: (p.spectrum_key(c),),
     dim=lambda c, p: 2 * p.dim(c), build=lambda c, p: _DeconvNode(p.n_coeffs),
 ))
 register(FeatureSpec(
@@ -565,7 +588,7 @@ def _descriptor(name: str, unit: str, what: str, kernel, params=DescriptorParams
 
     register(FeatureSpec(
         name=name, unit=unit, params=params, description=what,
-        inputs=lambda c, p: (p.power_key() if power else p.spectrum_key(),),
+        inputs=lambda c, p: (p.power_key(c) if power else p.spectrum_key(c),),
         dim=dim, build=build,
     ))
 
@@ -579,7 +602,7 @@ def _descriptor_base(p: DescriptorParams) -> DescriptorParams:
 register(FeatureSpec(
     name="summary", unit="mixed", public=False, params=DescriptorParams,
     description="one pass: " + ", ".join(SUMMARY_COLUMNS),
-    inputs=lambda c, p: (p.spectrum_key(),), dim=lambda c, p: len(SUMMARY_COLUMNS),
+    inputs=lambda c, p: (p.spectrum_key(c),), dim=lambda c, p: len(SUMMARY_COLUMNS),
     build=lambda c, p: FunctionNode(SummaryKernel(p.freqs(c))),
 ))
 
@@ -613,7 +636,7 @@ for _name, _unit, _what in (
 
 
 def _bandwidth_inputs(c, p: BandwidthParams):
-    return (("summary", _descriptor_base(p)),) if p.p == 2.0 else (p.spectrum_key(),)
+    return (("summary", _descriptor_base(p)),) if p.p == 2.0 else (p.spectrum_key(c),)
 
 
 def _bandwidth_node(c, p: BandwidthParams):
@@ -671,13 +694,13 @@ class _StatefulScalar:
 register(FeatureSpec(
     name="flux", unit="linear", params=FluxParams,
     description="spectral flux against the previous frame (rectified or not, L1/L2, log-compressed)",
-    inputs=lambda c, p: (p.spectrum_key(),), dim=lambda c, p: 1,
+    inputs=lambda c, p: (p.spectrum_key(c),), dim=lambda c, p: 1,
     build=lambda c, p: _StatefulScalar(desc.Flux(p.rectify, int(p.p), p.log_compression)),
 ))
 register(FeatureSpec(
     name="mkl", unit="nats", params=MklParams,
     description="modified Kullback-Leibler divergence against the previous frame",
-    inputs=lambda c, p: (p.spectrum_key(),), dim=lambda c, p: 1,
+    inputs=lambda c, p: (p.spectrum_key(c),), dim=lambda c, p: 1,
     build=lambda c, p: _StatefulScalar(desc.ModifiedKL(p.eps)),
 ))
 register(FeatureSpec(

@@ -29,7 +29,7 @@ from . import onset as onset_mod
 from . import pitch as pitch_mod
 from .peaks import OnsetPicker, SampleRefiner
 from .pyin import MedianSmoother, PYin, TuningTracker
-from .registry import AnalysisContext, FeatureSpec, FramesParams, FunctionNode, register
+from .registry import TRANSFORM_SCALES, TRANSFORM_SPECTRA, AnalysisContext, FeatureSpec, FramesParams, FunctionNode, register
 from .suite import DescriptorParams
 
 __all__ = ["ONSET_METHODS", "OnsetParams", "PITCH_METHODS", "PitchParams"]
@@ -78,6 +78,9 @@ class OnsetParams(DescriptorParams):
         if self.method in _COMPLEX and self.scale != "linear":
             raise ConfigError(f"features.onset.method={self.method!r} needs the complex STFT: "
                               f"scale must be \"linear\", not {self.scale!r}")
+        if self.refine and self.scale in TRANSFORM_SCALES:
+            raise ConfigError(f"features.onset.refine=true works on the STFT's frames: with "
+                              f"scale={self.scale!r} (its own clock) use refine=false")
 
     def threshold_for_method(self) -> float:
         """``threshold``, or its default for ``method`` when -1."""
@@ -88,8 +91,14 @@ class OnsetParams(DescriptorParams):
     def n_columns(self) -> int:
         return max(len(self.bands_hz) - 1, 1)
 
-    def odf_input(self):
-        return "stft" if self.method in _COMPLEX else self.spectrum_key()
+    def frame_latency(self, ctx: AnalysisContext) -> int:
+        """Samples after a frame's time that the detection function's spectrum needs."""
+        if self.scale in TRANSFORM_SCALES:
+            return TRANSFORM_SPECTRA[self.scale].frame_latency(ctx)
+        return ctx.frame_latency
+
+    def odf_input(self, ctx: AnalysisContext | None = None):
+        return "stft" if self.method in _COMPLEX else self.spectrum_key(ctx)
 
 
 def _odf_stage(ctx: AnalysisContext, p: OnsetParams):
@@ -145,7 +154,7 @@ class _OnsetNode:
         self._sr = ctx.sample_rate
         self._hop = ctx.hop_length
         self._offset = 0 if ctx.center else ctx.n_fft // 2
-        self._frame_latency = ctx.frame_latency
+        self._frame_latency = p.frame_latency(ctx)
         self._picker = OnsetPicker(
             hop_length=ctx.hop_length, sample_rate=ctx.sample_rate, threshold=p.threshold_for_method(),
             ratio=p.ratio,
@@ -231,7 +240,7 @@ class _OnsetNode:
 register(FeatureSpec(
     name="onset_strength", unit="odf", params=OnsetParams, params_from="onset",
     description="onset detection function per frame ([features.onset] method; one column per band)",
-    inputs=lambda c, p: (p.odf_input(),), dim=lambda c, p: p.n_columns(), build=_odf_stage,
+    inputs=lambda c, p: (p.odf_input(c),), dim=lambda c, p: p.n_columns(), build=_odf_stage,
 ))
 register(FeatureSpec(
     name="onset", unit="events", params=OnsetParams, events=("onset",), frames_out=False,
