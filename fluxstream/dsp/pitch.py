@@ -972,6 +972,9 @@ class _FramePitch:
     causal = True
     latency_samples = 0
     hop = 1
+    #: A live hop's path, ``fn(frame [shape=(frame_length,)]) -> (1, 1, 3)``, for
+    #: estimators that have one (the same numbers as the batch path).
+    _one_frame = None
 
     def _common(self, sample_rate, frame_length, fmin_hz, fmax_hz) -> None:
         self.sample_rate, self.frame_length, self.fmin_hz, self.fmax_hz = _check_pitch_range(
@@ -1002,6 +1005,8 @@ class _FramePitch:
         if n == 0 or C == 0:
             return np.zeros((C, n, 3), dtype=np.float32)
         x = _as_float32(x)
+        if C * n == 1 and self._one_frame is not None:
+            return self._one_frame(x.reshape(-1))
         out = np.empty((C, n, 3), dtype=np.float32)
         # Blocks of frames small enough for the temporaries to stay in cache (a 256-frame
         # batch in one piece ran at half the speed per frame of 32- or 64-frame blocks).
@@ -1159,8 +1164,11 @@ class Yin(_FramePitch):
         self._fft = RealFFT(L, backend)
         self._n_fft = L
         self._interp_raw = difference == "windowed"
-        self._fft.plan((1, 2 if difference == "windowed" else 1))
-        self._fft.plan((1, 1), inverse=True)
+        # The one-frame plans, kept (the cache may drop them while a file runs).
+        self._plans_one = (self._fft.plan((1, 2 if difference == "windowed" else 1)),
+                           self._fft.plan((1, 1), inverse=True))
+        self._tau = np.arange(1, self.max_lag + 1, dtype=np.float32)
+        self._one_frame = self._process_one
         self.reset()
 
     @property
@@ -1194,6 +1202,98 @@ class Yin(_FramePitch):
         if not found.all():
             at[~found] = np.minimum(tv.min(axis=-1), seg.min(axis=-1))[~found]
         return f0, 1.0 - at, found
+
+    def _difference_one(self, x: np.ndarray) -> np.ndarray:
+        """:func:`yin_difference` of one frame (windowed), with the plans it would use."""
+        N, W, L = self.frame_length, self.win_length, self.max_lag
+        fwd, inv = self._plans_one
+        both = fwd.input.reshape(2, N)
+        both[0] = x
+        both[1, :W] = x[:W]
+        both[1, W:] = 0.0
+        S = fwd().reshape(2, N // 2 + 1)
+        P = np.conj(S[1])
+        P *= S[0]
+        inv.input.reshape(-1)[...] = P
+        r = inv().reshape(-1)[: L + 1]
+        grow = x[W : W + L] * x[W : W + L]
+        grow -= x[:L] * x[:L]
+        d = np.empty(L + 1, dtype=np.float32)
+        d[0] = 0.0
+        np.subtract(r[:1], r[1:], out=d[1:])
+        d[1:] *= 2.0
+        d[1:] += np.cumsum(grow, out=grow)
+        return np.maximum(d, 0.0, out=d)
+
+    def _process_one(self, x: np.ndarray) -> np.ndarray:
+        """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
+        if self._interp_raw:
+            d = self._difference_one(x)
+        else:
+            d = yin_difference(x, self.max_lag, None, self._fft)
+        # cumulative_mean_normalized, on one row with the lags prepared.
+        dp = np.ones_like(d)
+        cs = np.cumsum(d[1:])
+        np.divide(d[1:] * self._tau, cs, out=dp[1:], where=cs >= _TINY32)
+        seg = dp[self.min_lag :]
+        if seg.shape[0] < 3:
+            return self._batch_one(x)
+        f0, conf, found = self._estimate_one(d, seg)
+        return np.array([[[f0 if found else 0.0, min(max(float(conf), 0.0), 1.0), 1.0 if found else 0.0]]],
+                        dtype=np.float32)
+
+    def _batch_one(self, x: np.ndarray) -> np.ndarray:
+        """The vectorised path on one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
+        f0, conf, voiced = self._estimate(x.reshape(1, 1, -1))
+        return np.array([[[f0[0, 0] * voiced[0, 0], min(max(float(conf[0, 0]), 0.0), 1.0), float(voiced[0, 0])]]],
+                        dtype=np.float32)
+
+    def _estimate_one(self, d: np.ndarray, seg: np.ndarray):
+        """:meth:`_estimate` of one frame (a live hop), the same float32 arithmetic on the
+        troughs only: bit-identical to the batch path (the tests compare them), without
+        its per-lag vertex values and gathers, which cost most of a one-frame call."""
+        lo, thr = self.min_lag, self._threshold
+        d1 = np.subtract(seg[1:], seg[:-1])  # np.diff, without its checks
+        left, right = d1[:-1], d1[1:]
+        inner = np.flatnonzero((left < 0) & (right >= 0))
+        if self._interp_raw:
+            r, l_ = right[inner], left[inner]
+            den = r - l_
+            sv = r + l_
+            sv *= sv
+            sv /= den
+            sv *= -0.125
+            sv += seg[inner + 1]
+        else:
+            sv = seg[inner + 1]
+        # Troughs in lag order: the first lag, the interior ones, the last lag.
+        idx, vals = (inner + 1).tolist(), sv.tolist()
+        if d1[0] > 0:
+            idx.insert(0, 0)
+            vals.insert(0, float(seg[0]))
+        if d1[-1] < 0:
+            idx.append(seg.shape[0] - 1)
+            vals.append(float(seg[-1]))
+        i = next((k for k, v in zip(idx, vals) if v < thr), None)
+        if i is None:
+            # argmax of all-False picks lag 0; the period is replaced below anyway.
+            at = np.float32(min(min(vals, default=np.inf), float(seg.min())))
+            f0 = self.sample_rate / 1.0
+            found = False
+        else:
+            at = np.float32(vals[idx.index(i)])
+            y = d[lo:] if self._interp_raw else seg
+            delta = np.float32(0.0)
+            if 0 < i < y.shape[0] - 1:
+                a, b, c = y[i - 1], y[i], y[i + 1]
+                den = a + c
+                den -= b + b
+                half_diff = (a - c) * np.float32(0.5)
+                if abs(half_diff) < abs(den):
+                    delta = half_diff / den
+            f0 = self.sample_rate / (float(delta) + (i + lo))
+            found = True
+        return f0, np.float32(1.0) - at, found
 
 
 def _windowed_power(x: np.ndarray, window: np.ndarray, n_fft: int, fft: RealFFT | None) -> np.ndarray:

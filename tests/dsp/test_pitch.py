@@ -389,3 +389,21 @@ def test_other_parameter_checks():
     with pytest.raises(ConfigError, match="dynamic_range_db"):
         P.CepstrumPitch(dynamic_range_db=0)
     assert math.isclose(P.Hps().bin_hz, 48000 / 8192)
+
+
+@pytest.mark.parametrize("difference", ["windowed", "full"])
+def test_yin_one_frame_path_equals_its_batch_path(difference, rng):
+    # A live hop (one frame) takes Yin's own path: the same float32 arithmetic on the
+    # troughs only. With the same FFT plan as the batch path of one frame it must agree
+    # bit for bit: voiced tones, octave traps, noise (no trough below the threshold),
+    # silence, a ramp (no trough at all) and a sine at the search range's edges.
+    est = P.Yin(sample_rate=22050, frame_length=2048, fmin_hz=65.0, fmax_hz=2000.0, difference=difference)
+    t = np.arange(2048) / 22050
+    frames = [np.sin(2 * np.pi * f * t) for f in (65.0, 110.0, 333.3, 1999.0)]
+    frames += [np.sin(2 * np.pi * 150 * t) + 2 * np.sin(2 * np.pi * 300 * t)]
+    frames += [rng.standard_normal(2048) for _ in range(20)]
+    frames += [np.zeros(2048), np.linspace(-1, 1, 2048)]
+    frames += [np.sin(2 * np.pi * rng.uniform(60, 2100) * t) + 0.3 * rng.standard_normal(2048) for _ in range(40)]
+    for x in np.asarray(frames, dtype=np.float32):
+        fast = est.process(x[None, None])
+        np.testing.assert_array_equal(fast, est._batch_one(x))
