@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the noise gate on the input (gate.mode); features see the gated signal")
     s.add_argument("--monitor", action="store_true", help="play the gated audio on the output device (gate.monitor)")
     s.add_argument("--noise-clip", metavar="FILE", help="learn the stationary noise profile from FILE (gate.noise_clip)")
+    s.add_argument("--record", metavar="FILE", action="append", default=[],
+                   help="write the features and events to FILE (.npz, .csv or .jsonl, as analyze --out; "
+                        "repeatable); complete also after Ctrl-C")
+    s.add_argument("--record-audio", metavar="FILE",
+                   help="write the input audio to FILE (.wav, .flac, .ogg, .aiff); complete also after Ctrl-C")
     _output_args(s)
     s.set_defaults(func=cmd_listen)
 
@@ -278,7 +283,10 @@ def cmd_listen(args) -> int:
     engine.subscribe(meter)
     outputs = _outputs(cfg, args)
     monitor = recorder = None
+    records: list = []  # feature recorders and the input audio file, closed last
     try:
+        if args.record or args.record_audio:
+            records = _listen_records(engine, args)
         outputs.start(engine)
         if cfg.gate.enabled and cfg.gate.monitor:
             from .stream.monitor import OutputMonitor
@@ -296,6 +304,8 @@ def cmd_listen(args) -> int:
         for sink in (monitor, recorder):
             if sink is not None:
                 sink.stop() if sink is monitor else sink.close()
+        for rec in records:
+            rec.close()
         terminate_portaudio()
         raise
     tty = sys.stdout.isatty()
@@ -324,6 +334,8 @@ def cmd_listen(args) -> int:
                 monitor.stop()
             if recorder is not None:
                 recorder.close()  # the gated audio file is complete, also after Ctrl-C
+            for rec in records:
+                rec.close()  # after engine.stop(): every frame and event is in
             terminate_portaudio()  # also when stop() raises: JACK aborts processes that skip it
         if tty:
             sys.stdout.write("\r" + meter.line() + "\033[K\n")
@@ -336,6 +348,29 @@ def cmd_listen(args) -> int:
         print(f"monitor: underruns {monitor.underrun_samples} samples, overruns {monitor.overrun_samples} samples",
               file=sys.stderr)
     return 0
+
+
+def _listen_records(engine, args) -> list:
+    """The ``--record`` feature files and the ``--record-audio`` file of a live run,
+    subscribed to the opened engine; each has ``close()``."""
+    from .analysis import clocks_of, describe, layout_of
+    from .plugins.recorders import FeatureRecorder, format_for
+    from .stream.monitor import AudioFileSink
+
+    for path in args.record:
+        format_for(path)  # a bad suffix is a usage error before anything is opened
+    meta, freqs = describe(engine)
+    meta["source"] = engine.source.description
+    records = []
+    for path in args.record:
+        rec = FeatureRecorder(path, freqs=freqs, meta=meta, layout=layout_of(engine), clocks=clocks_of(engine))
+        engine.subscribe(rec)
+        records.append(rec)
+    if args.record_audio:
+        sink = AudioFileSink(args.record_audio, engine.ctx.sample_rate, engine.ctx.channels)
+        engine.add_input_sink(sink)
+        records.append(sink)
+    return records
 
 
 # --- denoise ---------------------------------------------------------------------------

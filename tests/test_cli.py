@@ -169,6 +169,45 @@ def test_sigterm_stops_listen_cleanly_with_stats():
     assert p.returncode == 0 and "stats:" in err and "Traceback" not in err, err
 
 
+def test_listen_records_features_and_audio_complete_after_ctrl_c(tmp_path):
+    import json
+    import signal
+
+    import soundfile as sf
+
+    npz, csv_, jsonl, wav_ = (tmp_path / n for n in ("f.npz", "f.csv", "f.jsonl", "in.wav"))
+    p = subprocess.Popen([sys.executable, "-m", "fluxstream", "listen", "--demo", "--features", "rms,centroid",
+                          "--record", str(npz), "--record", str(csv_), "--record", str(jsonl),
+                          "--record-audio", str(wav_)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Meter lines come once a second (not a TTY): the second is about a second in.
+        assert "dBFS" in p.stdout.readline() and "dBFS" in p.stdout.readline()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0 and "Traceback" not in err, err
+    d = np.load(npz)
+    n = d["rms"].shape[0]
+    assert n > 50 and d["centroid"].shape == (n, 1) and d["rms.time"].shape == (n,)
+    assert json.loads(str(d["_meta"]))["features"]["rms"]
+    rows = csv_.read_text().splitlines()
+    assert rows[0] == "frame,time_s,rms,centroid" and len(rows) == n + 1
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert len(lines) == n and lines[-1]["frame"] == n - 1
+    np.testing.assert_allclose([x["rms"] for x in lines], d["rms"][:, 0], rtol=1e-6)
+    # The audio: every sample the features saw, a WAV header that says so.
+    x, sr = sf.read(wav_, dtype="float32")
+    info = sf.info(wav_)
+    assert sr == 48000 and info.frames == len(x)
+    hop = 512
+    assert (n - 1) * hop <= len(x) <= (n + 1) * hop
+    rms0 = float(np.sqrt(np.mean(x[:1024] ** 2)))  # frame 0: half zero padding, half signal
+    assert rms0 == pytest.approx(float(d["rms"][0, 0]) * np.sqrt(2), rel=0.05)
+
+
 @pytest.mark.parametrize("delay_s", [0.15, 0.4])
 def test_ctrl_c_during_start_up_has_no_traceback(delay_s):
     import signal

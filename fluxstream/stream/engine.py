@@ -154,6 +154,7 @@ class Engine:
         self._gate_analyzed = False
         self._learn_request: float | None = None
         self._audio_sinks: list = []
+        self._input_sinks: list = []
         self._reset_counters()
 
     # --- set-up ------------------------------------------------------------------------
@@ -324,6 +325,8 @@ class Engine:
         self._next_pos = pos + n
         self._samples += n
         self._blocks += 1
+        for sink in self._input_sinks:
+            sink(block)
         if self._gate is not None:
             if self._learn_request is not None:
                 seconds, self._learn_request = self._learn_request, None
@@ -352,6 +355,13 @@ class Engine:
             sink(tail)
         if self._gate_analyzed and tail.shape[0]:
             self._emit_frames(self.graph.process(tail), None)
+
+    def add_input_sink(self, sink) -> None:
+        """Call ``sink(block)`` with every input block ``(n, channels)`` as the features
+        see it before any gate (non-finite samples zeroed), in the analysis thread
+        (``listen --record-audio``). Blocks follow one another without gaps except where
+        samples were lost (a ``gap`` event says how many)."""
+        self._input_sinks.append(sink)
 
     def add_audio_sink(self, sink) -> None:
         """Call ``sink(block)`` with every block of gated audio ``(n, channels)``, on the
