@@ -271,3 +271,42 @@ def test_bad_table_values_are_rejected():
         VqtParams(gamma=-2.0)
     with pytest.raises(ConfigError, match="scale"):
         DescriptorParams(scale="wavelet")
+
+
+def _scale_features():
+    from fluxstream.dsp import registry
+
+    return [n for n in registry.public_names() if issubclass(registry.get(n).params, DescriptorParams)]
+
+
+@pytest.mark.parametrize("scale", ["cqt", "nsgt", "cwt"])
+def test_every_descriptor_and_onset_function_accepts_transform_spectra(scale):
+    # Every feature with a scale parameter (descriptors, deconvolution, band flatness,
+    # energy ratios, flux, mkl, the onset functions) runs on each transform's magnitudes,
+    # on its clock, with finite values and one row per frame.
+    x = music(1.0)
+    names = _scale_features()
+    params = {}
+    for n in names:
+        from fluxstream.dsp import registry
+
+        cls = registry.get(n).params
+        kw = {"scale": scale}
+        if n == "band_flatness":
+            kw.update(band_fmin_hz=150.0, n_octaves=2)
+        if n == "ber":
+            kw["split_hz"] = 500.0
+        if n in ("onset", "onset_strength"):
+            kw["method"] = "superflux"
+        if n in ("envelope", "fine"):
+            kw["n_coeffs"] = 12  # at most the transform's bins (24 CWT scales here)
+        params[n] = cls(**kw)
+    g = Graph(CTX, names, {**PARAMS, **params})
+    outs = [g.process(x[:, None]), g.flush()]
+    for n in names:
+        if not g.specs[g.output_keys[n]].frames_out:
+            continue
+        arr = np.concatenate([o.features[n] for o in outs if n in o.features], axis=1)[0]
+        assert arr.shape[0] == n_frames(x), n
+        assert np.isfinite(arr).all(), n
+        assert g.frame_sample(3, n) == 3 * HOP
