@@ -12,9 +12,12 @@ Complex outputs (``output = "complex"``) are laid out as the real parts of every
 the imaginary parts (``dim = 2 n_bins``), so that every output stays a real array for the
 ``.npz``, CSV and OSC paths.
 
-Building a transform's kernels takes tens of milliseconds; the graph asks for a
-transform's frame length before it builds the node, so the stages are built once per
-(sample rate, parameters) and kept (:func:`_stage`).
+Building a transform's kernels takes tens of milliseconds (NSGT's up to a second); the
+graph asks for a transform's frame length, bins and delay before it builds the node, so
+the stateless stages (``Cqt``, ``Cwt``) are built once per (sample rate, parameters) and
+shared (they keep no per-call state), and the NSGT's layout comes from a kept prototype
+while every node gets its own stateful stages (:func:`_cqt`, :func:`_cwt`,
+:func:`_nsgt_proto`).
 """
 
 from __future__ import annotations
@@ -140,11 +143,17 @@ class ChromaCqtParams(Params):
 
     fmin_hz: float = opt(cqt_mod.C1_HZ, float, "a frequency > 0 (Hz; default C1)", check=_positive)
     n_octaves: int = opt(7, int, "an integer >= 1", check=lambda v: v >= 1)
-    bins_per_octave: int = opt(36, int, "an integer >= 12, a multiple of n_chroma", check=lambda v: v >= 1)
+    bins_per_octave: int = opt(36, int, "an integer >= 1, a multiple of n_chroma", check=lambda v: v >= 1)
     n_chroma: int = opt(12, int, "an integer >= 1", check=lambda v: v >= 1)
     tuning: float = opt(0.0, float, "a number in [-0.5, 0.5) (bins)", check=lambda v: -0.5 <= v < 0.5)
     norm: str = opt("inf", str, "inf, 1, 2 or none", choices=_CHROMA_NORMS)
     threshold: float = opt(0.0, float, "a number >= 0", check=lambda v: v >= 0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.bins_per_octave % self.n_chroma:
+            raise ConfigError(f"bins_per_octave={self.bins_per_octave} must be a multiple of "
+                              f"n_chroma={self.n_chroma} (each chroma class folds whole CQT bins)")
 
     def cqt_key(self):
         return ("cqt", CqtParams(fmin_hz=self.fmin_hz, n_bins=self.n_octaves * self.bins_per_octave,
@@ -268,7 +277,7 @@ class NsgtParams(Params):
                     slice_length=self.slice_length or None, transition_length=self.transition_length or None)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def _nsgt_proto(sample_rate: int, hop_length: int, p: NsgtParams) -> nsgt_mod.NsgtMagnitude:
     """A built magnitude stage for these parameters: its bands and delay (not its state)."""
     fwd = nsgt_mod.SlicedNsgt(sample_rate=float(sample_rate), **p.stage_kwargs())

@@ -310,3 +310,8 @@ def test_every_descriptor_and_onset_function_accepts_transform_spectra(scale):
         assert arr.shape[0] == n_frames(x), n
         assert np.isfinite(arr).all(), n
         assert g.frame_sample(3, n) == 3 * HOP
+
+
+def test_chroma_bins_must_fold_whole_bins():
+    with pytest.raises(ConfigError, match="bins_per_octave=30 must be a multiple of n_chroma=12"):
+        ChromaCqtParams(bins_per_octave=30)
