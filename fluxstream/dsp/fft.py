@@ -18,6 +18,8 @@ the plan's own new buffers only (FFTW_MEASURE scribbles on its arrays).
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -38,6 +40,46 @@ _PLAN_CACHE_SIZE = 16
 #: chunks, so a stream needs at most 7 plans per channel count and stays cache-sized.
 MAX_BATCH = 64
 _PLAN_TIME_LIMIT_S = 1.0
+#: Plans kept for reuse after their RealFFT is gone (all lengths and shapes together).
+_POOL_SIZE = 32
+
+# Plans no RealFFT holds, keyed (n_fft, batch, inverse, backend), oldest first. A new
+# RealFFT of the same length (the next file of `analyze *.wav`, an engine rebuilt after a
+# reset of the configuration) takes its plans from here instead of planning and touching
+# fresh buffers again (a few milliseconds per shape). A plan is in the pool or owned by
+# exactly one RealFFT, never both: no two stages share buffers.
+_POOL: OrderedDict[tuple, list] = OrderedDict()
+_POOL_LOCK = threading.Lock()
+_POOL_COUNT = [0]
+
+
+def _checkout(key: tuple):
+    with _POOL_LOCK:
+        plans = _POOL.get(key)
+        if not plans:
+            return None
+        plan = plans.pop()
+        if not plans:
+            del _POOL[key]
+        _POOL_COUNT[0] -= 1
+        return plan
+
+
+def _release(n_fft: int, backend: str, plans: OrderedDict) -> None:
+    """Return a RealFFT's plans to the pool (its finaliser; it must not hold the RealFFT)."""
+    with _POOL_LOCK:
+        for (batch, inverse), plan in plans.items():
+            key = (n_fft, batch, inverse, backend)
+            _POOL.setdefault(key, []).append(plan)
+            _POOL.move_to_end(key)
+            _POOL_COUNT[0] += 1
+        plans.clear()
+        while _POOL_COUNT[0] > _POOL_SIZE:
+            key, lst = next(iter(_POOL.items()))
+            lst.pop(0)
+            _POOL_COUNT[0] -= 1
+            if not lst:
+                del _POOL[key]
 
 
 def default_backend() -> str:
@@ -140,7 +182,10 @@ class RealFFT:
     first shape of a length, then a fraction of a millisecond thanks to FFTW's wisdom);
     afterwards a call allocates nothing. The engine warms its plans up in ``open()``, before
     the first live block. Not thread-safe: one
-    :class:`RealFFT` per stage.
+    :class:`RealFFT` per stage. When a RealFFT is garbage collected its plans go to a small
+    process-wide pool, from which a later RealFFT of the same length and shape takes them
+    (analysing many files builds one engine per file); a plan belongs to one RealFFT, or to
+    the pool, at any time.
     """
 
     def __init__(self, n_fft: int, backend: str | None = None):
@@ -154,15 +199,20 @@ class RealFFT:
         self.n_fft = int(n_fft)
         self.backend = backend
         self._plans: OrderedDict[tuple, FFTPlan] = OrderedDict()
+        # When this RealFFT goes, its plans go back to the pool for the next one.
+        weakref.finalize(self, _release, self.n_fft, backend, self._plans)
 
     def plan(self, batch: tuple[int, ...], inverse: bool = False) -> FFTPlan:
         """The cached plan for this batch shape and direction (made on first use)."""
         key = (tuple(int(b) for b in batch), inverse)
         plan = self._plans.get(key)
         if plan is None:
-            plan = FFTPlan(self.n_fft, key[0], inverse, self.backend)
+            plan = _checkout((self.n_fft, key[0], inverse, self.backend)) or \
+                FFTPlan(self.n_fft, key[0], inverse, self.backend)
             self._plans[key] = plan
             if len(self._plans) > _PLAN_CACHE_SIZE:
+                # Dropped, not pooled: a stage may still hold it (Yin keeps its one-frame
+                # plans), and a pooled plan must have no owner.
                 self._plans.popitem(last=False)
         else:
             self._plans.move_to_end(key)

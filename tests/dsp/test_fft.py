@@ -76,3 +76,25 @@ def test_falls_back_to_scipy_when_pyfftw_is_missing(monkeypatch, rng):
     np.testing.assert_allclose(RealFFT(256).rfft(x), np.fft.rfft(x), atol=1e-4)
     with pytest.raises(ConfigError, match="pyfftw is not importable"):
         RealFFT(256, "pyfftw")
+
+
+def test_plans_return_to_a_pool_and_are_never_shared():
+    import gc
+
+    from fluxstream.dsp import fft as F
+
+    a = F.RealFFT(96)
+    pa = a.plan((1, 3))
+    b = F.RealFFT(96)
+    pb = b.plan((1, 3))
+    assert pa is not pb  # two live owners: two plans, two sets of buffers
+    del a
+    gc.collect()
+    c = F.RealFFT(96)
+    pc = c.plan((1, 3))
+    assert pc is pa  # the freed owner's plan, reused
+    assert c.plan((1, 3)) is pc
+    # A reused plan computes as a new one.
+    x = np.random.default_rng(1).standard_normal((1, 3, 96)).astype(np.float32)
+    pc.input[...] = x
+    np.testing.assert_allclose(pc(), np.fft.rfft(x, axis=-1), rtol=1e-4, atol=1e-4)
