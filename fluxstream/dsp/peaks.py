@@ -337,6 +337,21 @@ class OnsetPicker:
             return _no_onsets()
         H, D = self._H, self.delay_frames
         first = self._next
+        if n == 1 and C * M == 1 and D >= 1 and self._normalise is None and first - D >= self._start:
+            # A live hop: one new frame decides one candidate, which is almost never a local
+            # maximum. That test on Python floats (a maximum is exact in any order) settles
+            # the common case; a candidate that passes goes through the general path below.
+            v = float(x[0, 0, 0])
+            W = self.pre_max_frames
+            tail = self._hist_v[0, H - D - W :].tolist()
+            tail.append(v)
+            c = tail[W]
+            if not (c > max(tail[W + 1 :]) and (not W or c >= max(tail[:W]))):
+                h = self._hist_v
+                h[:, :-1] = h[:, 1:]
+                h[:, -1] = v
+                self._next = first + 1
+                return _no_onsets()
         ext_v = np.empty((C * M, H + n))
         ext_v[:, :H] = self._hist_v
         ext_v[:, H:] = x.transpose(0, 2, 1).reshape(C * M, n)

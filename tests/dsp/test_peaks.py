@@ -155,6 +155,23 @@ def test_picker_streaming_equals_batch(sizes, n, which, explicit, seed):
     assert np.all(streamed["peak_frame"] - streamed["frame"] <= pk.max_rise_frames)
 
 
+@pytest.mark.parametrize("which", range(len(PRESETS)))
+def test_picker_one_frame_calls_equal_batch(which):
+    # A live hop feeds one frame of one detection function: the picker's own path for it
+    # must decide exactly what the batch decides (peaks, rises, ioi, warm-up).
+    kw = {"hop_length": 1, "sample_rate": 100, "threshold": 0.3, "ratio": 1.0, **PRESETS[which]}
+    g = np.random.default_rng(which)
+    odf = (g.random((1, 400, 1)) ** 4 * 3).astype(np.float32)
+    odf[0, 100:110, 0] = np.linspace(0, 5, 10)  # a rise, and a plateau of equal values
+    odf[0, 110:113, 0] = 5.0
+    batch = everything(OnsetPicker(**kw), odf)
+    pk = OnsetPicker(**kw)
+    parts = [pk.pick(odf[:, k : k + 1]) for k in range(odf.shape[1])] + [pk.flush()]
+    streamed = np.concatenate(parts)
+    assert len(batch) > 10
+    assert streamed.tolist() == batch.tolist()
+
+
 def test_stream_clock_offset_and_errors(rng):
     odf = (rng.random((1, 80, 1)) ** 4 * 3).astype(np.float32)
     ref = everything(OnsetPicker(hop_length=1, sample_rate=100, threshold=0.3), odf)
