@@ -310,11 +310,19 @@ def cumulative_mean_normalized(d: np.ndarray) -> np.ndarray:
     """
     d = np.asarray(d)
     d = d if d.dtype.kind == "f" else d.astype(np.float64)
-    out = np.ones_like(d)
     if d.shape[-1] < 2:
-        return out
+        return np.ones_like(d)
     cs = np.cumsum(d[..., 1:], axis=-1)
     tau = np.arange(1, d.shape[-1], dtype=d.dtype)
+    # d >= 0, so each row's cumulative sum is smallest at lag 1: when that is above tiny
+    # everywhere (every frame but silence), no mask is needed (the same quotients).
+    if cs.size and cs[..., 0].min() >= _TINY32:
+        out = np.empty_like(d)
+        out[..., 0] = 1.0
+        np.multiply(d[..., 1:], tau, out=out[..., 1:])
+        np.divide(out[..., 1:], cs, out=out[..., 1:])
+        return out
+    out = np.ones_like(d)
     num = d[..., 1:] * tau
     np.divide(num, cs, out=out[..., 1:], where=cs >= _TINY32)
     return out
@@ -408,11 +416,12 @@ def _trough_values(y: np.ndarray, interpolate: bool) -> np.ndarray:
         tv[..., 1:-1] = np.where(trough, mid, np.inf)
         return tv
     # y[i+1] - 2 y[i] + y[i-1]: > 0 at a trough, where (y[i+1] - y[i-1])**2 <= den**2 keeps
-    # the quotient finite; elsewhere it is unused and replaced by 1.
-    den = np.where(trough, right - left, 1.0).astype(tv.dtype, copy=False)
+    # the quotient finite; elsewhere it may be 0 (inf, nan), and the select below drops it.
+    den = (right - left).astype(tv.dtype, copy=False)
     s = right + left  # y[i+1] - y[i-1]
     s *= s
-    s /= den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s /= den
     s *= -0.125
     s += mid
     # (Unmasked arithmetic, one select at the end: masked ufuncs and copyto(where=) ran
