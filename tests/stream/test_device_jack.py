@@ -44,16 +44,6 @@ TIMEOUT = 60.0  # [s] per subprocess: generous, a hang must not stall the suite 
 # --- gating and the shared server ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def real_parts():
-    """Skip (or fail, when FLUXSTREAM_REQUIRE_REAL_PARTS=1) without a usable JACK2."""
-    reason = realparts.jack_available()
-    if reason:
-        if os.environ.get("FLUXSTREAM_REQUIRE_REAL_PARTS") == "1":
-            pytest.fail(f"real part missing (FLUXSTREAM_REQUIRE_REAL_PARTS=1): {reason}")
-        pytest.skip(reason)
-
-
 def _tone(freq_hz: float, amp: float) -> np.ndarray:
     # One second: a whole number of periods for every frequency used, so the loop is
     # seamless (no click at the wrap-around).
@@ -62,7 +52,7 @@ def _tone(freq_hz: float, amp: float) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def jack(real_parts):
+def jack(jack_parts):
     """A private JACK dummy server at 48 kHz with both players; yields the server."""
     stereo = np.stack([_tone(f, a) for f, a in zip(STEREO_FREQS, STEREO_AMPS)], axis=1)
     with realparts.jack_server(sample_rate=SR) as server, \
@@ -72,7 +62,7 @@ def jack(real_parts):
 
 
 @pytest.fixture(scope="module")
-def no_jack_env(real_parts):
+def no_jack_env(jack_parts):
     """An environment whose JACK server does not exist (and must not be autostarted)."""
     return dict(os.environ, JACK_DEFAULT_SERVER=f"fxnone_{os.getpid()}_{uuid.uuid4().hex[:8]}",
                 JACK_NO_START_SERVER="1")

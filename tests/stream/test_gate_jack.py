@@ -14,7 +14,6 @@ fluxstream subprocess imports sounddevice, and the subprocess ends before they s
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -57,15 +56,6 @@ np.save(path, np.concatenate(chunks) if chunks else np.zeros(0, np.float32))
 '''
 
 
-@pytest.fixture(scope="module")
-def real_parts():
-    reason = realparts.jack_available()
-    if reason:
-        if os.environ.get("FLUXSTREAM_REQUIRE_REAL_PARTS") == "1":
-            pytest.fail(f"real part missing (FLUXSTREAM_REQUIRE_REAL_PARTS=1): {reason}")
-        pytest.skip(reason)
-
-
 def _bursts() -> np.ndarray:
     """Half a second of white noise at -50 dBFS RMS throughout, with a 1 kHz sine over its
     first 0.25 s (whole periods of the tone, so the loop has no click of its own)."""
@@ -104,7 +94,7 @@ def _listen(env: dict, *args: str) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
-def _round_trip(real_parts, tmp_path, *args: str) -> tuple[np.ndarray, str]:
+def _round_trip(tmp_path, *args: str) -> tuple[np.ndarray, str]:
     """Run the gate live between the two JACK clients; the recording (from its first
     non-silent sample) and the CLI's stderr."""
     for attempt in (1, 2):
@@ -130,9 +120,9 @@ def _chunk_levels(x: np.ndarray, n: int = 480) -> np.ndarray:
     return 20 * np.log10(np.maximum(rms, 1e-12))
 
 
-def test_time_gate_round_trip(real_parts, tmp_path):
+def test_time_gate_round_trip(jack_parts, tmp_path):
     # Open at -30 dBFS (the tone is at -9, the noise at -50), 60 dB of range, 1 ms attack.
-    rec, err = _round_trip(real_parts, tmp_path, "--denoise", "gate", "--set", "gate.open_db=-30",
+    rec, err = _round_trip(tmp_path, "--denoise", "gate", "--set", "gate.open_db=-30",
                            "--set", "gate.close_db=-36", "--set", "gate.range_db=-60",
                            "--set", "gate.attack_ms=1", "--set", "gate.release_ms=5", "--set", "gate.hold_ms=0")
     assert "monitor: underruns" in err, err
@@ -157,10 +147,10 @@ def test_time_gate_round_trip(real_parts, tmp_path):
     np.testing.assert_allclose(rec[i : i + 480], loop[k : k + 480], rtol=0, atol=1e-6)
 
 
-def test_spectral_gate_round_trip(real_parts, tmp_path):
+def test_spectral_gate_round_trip(jack_parts, tmp_path):
     # Non-stationary spectral gate, no noise clip: the -50 dBFS noise between the bursts is
     # tracked as the floor and pulled down, the bursts pass at their level.
-    rec, _ = _round_trip(real_parts, tmp_path, "--denoise", "nonstationary")
+    rec, _ = _round_trip(tmp_path, "--denoise", "nonstationary")
     levels = _chunk_levels(rec[SR // 4 :])  # after the tracker's first quarter second
     tone_db = 20 * np.log10(TONE_AMP / np.sqrt(2))
     burst = np.abs(levels - tone_db) < 1.0
