@@ -25,13 +25,19 @@ Usage: ``python benchmarks/bench_cqt.py [--seconds 30] [--repeat 5] [--hops 2000
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from fluxstream.dsp.cqt import ChromaCens, ChromaCqt, Cqt
 from fluxstream.dsp.framing import Framer, frame_signal
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_stft import median_time  # noqa: E402
 
 
 def music(sr: int, dur_s: float, seed: int = 0) -> np.ndarray:
@@ -55,13 +61,9 @@ def music(sr: int, dur_s: float, seed: int = 0) -> np.ndarray:
 
 
 def timeit(fn, repeat: int) -> float:
+    """Median seconds of ``repeat`` runs after one warm-up run."""
     fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    return median_time(fn, repeat)
 
 
 def per_hop(cq: Cqt, sr: int, hops: int, hop: int = 512) -> tuple[float, float]:

@@ -34,21 +34,14 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fluxstream.dsp.cwt import Cwt  # noqa: E402
 from fluxstream.dsp.framing import Framer, frame_signal  # noqa: E402
+from bench_stft import median_time  # noqa: E402
 
 HOP = 512
 N_SCALES, FMIN, FMAX = 64, 50.0, 8000.0
-
-
-def median_time(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
 
 
 def make_signal(sr, seconds, seed=1):

@@ -21,12 +21,18 @@ Run: ``python benchmarks/bench_nsgt.py``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 
 from fluxstream.dsp.nsgt import NsgtMagnitude, SlicedNsgt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_stft import median_time  # noqa: E402
 
 SR, FMIN, FMAX, BPO, HOP = 44100, 32.0, 16000.0, 24, 512
 
@@ -36,15 +42,6 @@ def signal(seconds: float) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     x = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (55.0, 220.0, 880.0, 3520.0))
     return (x + 0.05 * rng.standard_normal(len(t))).astype(np.float32)[:, None]
-
-
-def median_time(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
 
 
 def run_slices(t: SlicedNsgt, x: np.ndarray) -> int:
@@ -65,12 +62,11 @@ def run_magnitude(t: SlicedNsgt, m: NsgtMagnitude, x: np.ndarray) -> int:
     return cols + m.flush(len(x)).shape[1]
 
 
-def nsgt_peer(t: SlicedNsgt):
-    try:
-        import nsgt
-        import nsgt.nsgfwin_sl as nsgfwin_sl
-    except Exception as e:  # pragma: no cover - peer missing
-        return None, f"nsgt not importable: {e}"
+def import_nsgt():
+    """Grill's ``nsgt`` with the numpy 2 shim its windows need (nsgt 0.19 passes
+    ``np.inf`` as ``np.clip``'s upper bound on an int array); ImportError when missing."""
+    import nsgt
+    import nsgt.nsgfwin_sl as nsgfwin_sl
 
     def clip(a, lo, hi, out=None):
         r = np.clip(a, lo, np.iinfo(np.int64).max if np.isinf(hi) else hi)
@@ -82,6 +78,14 @@ def nsgt_peer(t: SlicedNsgt):
     shim = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
     shim.clip = clip
     nsgfwin_sl.np = shim
+    return nsgt
+
+
+def nsgt_peer(t: SlicedNsgt):
+    try:
+        nsgt = import_nsgt()
+    except Exception as e:  # pragma: no cover - peer missing
+        return None, f"nsgt not importable: {e}"
     ref = nsgt.CQ_NSGT_sliced(FMIN, FMAX, BPO, t.slice_length, t.transition_length, SR, real=True,
                               multichannel=True)
     return ref, ""
