@@ -111,6 +111,9 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from ._checks import check_int as _int_at_least
+from ._checks import check_positive as _positive
+from ._checks import check_real as _real
 from .chroma import normalize_frames
 from .fft import BACKENDS, default_backend
 from .framing import frame_signal, n_frames_for
@@ -155,26 +158,6 @@ _ROWS = 32
 
 
 # -- validation ------------------------------------------------------------------------
-
-def _real(name: str, value, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
-        raise ConfigError(f"{name}={value!r} must be a finite number ({unit})")
-    return float(value)
-
-
-def _positive(name: str, value, unit: str) -> float:
-    v = _real(name, value, unit)
-    if v <= 0:
-        raise ConfigError(f"{name}={value!r} must be > 0 ({unit})")
-    return v
-
-
-def _int_at_least(name: str, value, low: int, unit: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {low} ({unit})")
-    return int(value)
-
 
 def _check_norm(name: str, norm):
     if norm is None:

@@ -55,6 +55,8 @@ import scipy.fft
 import scipy.special
 
 from ..errors import ConfigError
+from ._checks import check_int as _check_int
+from ._checks import check_positive as _check_positive
 from .scales import SCALES, hz_to_scale, scale_to_hz
 
 __all__ = [
@@ -98,26 +100,6 @@ class CwtTruncationWarning(UserWarning):
 
 
 # -- validation ------------------------------------------------------------------------
-
-def _check_real(name, value, unit):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
-        raise ConfigError(f"{name}={value!r} must be a finite number ({unit})")
-    return float(value)
-
-
-def _check_positive(name, value, unit):
-    v = _check_real(name, value, unit)
-    if v <= 0:
-        raise ConfigError(f"{name}={value!r} must be > 0 ({unit})")
-    return v
-
-
-def _check_int(name, value, low, unit):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {low} ({unit})")
-    return int(value)
-
 
 def _check_choice(name, value, allowed):
     if value not in allowed:

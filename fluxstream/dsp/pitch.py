@@ -52,6 +52,9 @@ import numpy as np
 import scipy.fft
 
 from ..errors import ConfigError
+from ._checks import check_int as _check_int
+from ._checks import check_positive as _check_positive
+from ._checks import check_real as _check_real
 from .fft import MAX_BATCH, RealFFT
 from .windows import make_window
 
@@ -97,26 +100,6 @@ F0, CONFIDENCE, VOICED = 0, 1, 2
 
 
 # -- validation ------------------------------------------------------------------------
-
-def _check_real(name: str, value, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
-        raise ConfigError(f"{name}={value!r} must be a finite number ({unit})")
-    return float(value)
-
-
-def _check_positive(name: str, value, unit: str) -> float:
-    v = _check_real(name, value, unit)
-    if v <= 0:
-        raise ConfigError(f"{name}={value!r} must be > 0 ({unit})")
-    return v
-
-
-def _check_int(name: str, value, low: int, unit: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {low} ({unit})")
-    return int(value)
-
 
 def _check_open_unit(name: str, value, what: str) -> float:
     v = _check_real(name, value, what)
