@@ -433,7 +433,7 @@ def test_bundles_split_under_the_mtu_never_truncated(rx):
     pub.submit(frames(1, **feats))
     first = rx.wait(1)
     stats = pub.stop().destinations[0]
-    packets = rx.packets
+    packets = rx.wait(stats.packets)  # stop() returns once sent; the receiver may still be reading
     assert stats.oversize == 0 and stats.packets == len(packets) >= 3 and len(first) >= 1
     assert all(len(p) <= 600 for p in packets)
     got = [m for p in packets for m in decode(p)[1]]
@@ -450,8 +450,8 @@ def test_rate_limit_coalesces_and_the_newest_value_always_arrives(rx):
     packets = rx.wait(2)
     dt = time.monotonic() - t0
     stats = pub.stop().destinations[0]
-    vals = [decode(p)[1][0][1][0] for p in rx.packets]
-    assert vals[0] == 0.0 and vals[-1] == 29.0 and len(rx.packets) <= 3
+    vals = [decode(p)[1][0][1][0] for p in rx.wait(stats.packets)]
+    assert vals[0] == 0.0 and vals[-1] == 29.0 and len(vals) <= 3
     assert dt >= 1 / 20 * 0.8 and len(packets) >= 2
     assert stats.frames_coalesced >= 27
 
