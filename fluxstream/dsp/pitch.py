@@ -741,7 +741,8 @@ def real_cepstrum(log_power: np.ndarray, n_fft: int, fft: RealFFT | None = None)
     return np.array(_irfft(L.astype(np.complex64), n_fft, fft), dtype=np.float32, copy=True)
 
 
-def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, k_hi: int) -> np.ndarray:
+def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, k_hi: int,
+                              floor: np.ndarray | float | None = None) -> np.ndarray:
     """Log harmonic product spectrum of the spectral peaks, over candidate bins
     ``k_lo..k_hi``.
 
@@ -761,6 +762,10 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
     n_harmonics : int >= 1
     k_lo, k_hi : int, 1 <= k_lo <= k_hi
         Candidate fundamental bins.
+    floor : float or ndarray [shape=(..., 1)], optional
+        The floor; by default ``log_mag``'s minimum. A caller that passes only the bins the
+        harmonics reach (``n_harmonics k_hi + (n_harmonics + 2) // 2 + 2`` of them) gives
+        the whole spectrum's minimum here.
 
     Returns
     -------
@@ -768,15 +773,15 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
     """
     L = np.asarray(log_mag)
     K = L.shape[-1]
-    floor = L.min(axis=-1, keepdims=True)
+    if floor is None:
+        floor = L.min(axis=-1, keepdims=True)
     r_max = (n_harmonics + 2) // 2
     need = n_harmonics * k_hi + r_max + 2
     Lp = np.empty(L.shape[:-1] + (max(need, K),), dtype=L.dtype)
     Lp[...] = floor
     peak = (L[..., 1:-1] > L[..., :-2]) & (L[..., 1:-1] >= L[..., 2:])
     Lp[..., 1 : K - 1] = np.where(peak, L[..., 1:-1], floor)
-    k = np.arange(k_lo, k_hi + 1)
-    out = np.zeros(L.shape[:-1] + (k.size,), dtype=L.dtype)
+    out = np.zeros(L.shape[:-1] + (k_hi - k_lo + 1,), dtype=L.dtype)
     D, radius = Lp, 0
     for h in range(1, n_harmonics + 1):
         while radius < (h + 2) // 2:  # widen the running maximum by one bin each side
@@ -784,7 +789,7 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
             np.maximum(Dn[..., 1:], D[..., :-1], out=Dn[..., 1:])
             np.maximum(Dn[..., :-1], D[..., 1:], out=Dn[..., :-1])
             D, radius = Dn, radius + 1
-        out += D[..., h * k]
+        out += D[..., h * k_lo : h * k_hi + 1 : h]  # D(h k), k = k_lo..k_hi
     return out
 
 
@@ -876,6 +881,63 @@ def refine_by_harmonics(log_power: np.ndarray, f0_bins: np.ndarray, n_harmonics:
     floor = np.asarray(floor, dtype=np.float64)
     if floor.ndim:
         floor = floor[..., None]
+    return _harmonic_mean_f0(p, vp, a, c, floor, f0, h)
+
+
+def _harmonic_peaks_one(L: np.ndarray, n_bins: int, f0: float, n_harmonics: int, tolerance_bins: float):
+    """:func:`refine_by_harmonics`' peak search for one frame, one harmonic at a time: the
+    same windows and first maxima, read from ``L`` [shape=(>= the bins they reach,)] of a
+    spectrum of ``n_bins`` bins. Returns lists ``p, vp, a, c`` (``n_harmonics`` each) as its
+    vectorised search gives them, with ``vp = -inf`` where a window is empty."""
+    p, vp, a, c = [], [], [], []
+    cap = math.floor(f0 / 2.0 - 1.0)
+    for hh in range(1, n_harmonics + 1):
+        r = int(max(min(math.ceil(hh * tolerance_bins) + 1.0, cap), 0.0))
+        centre = round(f0 * hh)  # half to even, as np.rint
+        lo, hi = max(centre - r, 1), min(centre + r, n_bins - 2)
+        if lo > hi:  # never read further: vp = -inf fails every test
+            p.append(1)
+            vp.append(-math.inf)
+            a.append(0.0)
+            c.append(0.0)
+            continue
+        j = int(L[lo : hi + 1].argmax()) + lo
+        p.append(j)
+        vp.append(L[j])
+        a.append(L[j - 1])
+        c.append(L[j + 1])
+    return p, vp, a, c
+
+
+def _harmonic_mean_f0_one(p, vp, a, c, floor: float, f0: float) -> float:
+    """:func:`_harmonic_mean_f0` of one frame: the same float32 and float64 operations on
+    scalars (numpy's, for float32), and its two sums by numpy over the same arrays."""
+    H = len(p)
+    pos, vps = [0.0] * H, [None] * H
+    for k in range(H):
+        v, a_, c_ = vp[k], a[k], c[k]
+        if not (math.isfinite(v) and v > a_ and v >= c_ and v > floor):
+            continue
+        den = a_ - np.float32(2.0) * v + c_
+        delta = float(np.float32(0.5) * (a_ - c_) / den) if den < 0 else 0.0
+        pos[k], vps[k] = p[k] + min(max(delta, -0.5), 0.5), v
+    found = [v for v in vps if v is not None]
+    if not found:
+        return f0
+    top = max(found)
+    w = np.zeros(H)
+    for k in range(H):
+        if vps[k] is not None:
+            w[k] = np.exp(vps[k] - top)
+    sw = np.add.reduce(w)
+    if not sw > 0:
+        return f0
+    return float(np.add.reduce(w * np.array(pos) / np.arange(1.0, H + 1.0)) / sw)
+
+
+def _harmonic_mean_f0(p, vp, a, c, floor, f0, h):
+    """:func:`refine_by_harmonics`' last step, from the highest bin ``p`` of each
+    harmonic's window, its log power ``vp`` and its neighbours' ``a``, ``c``."""
     ok = np.isfinite(vp) & (vp > a) & (vp >= c) & (vp > floor)
     den = a - 2.0 * vp + c
     delta = np.zeros(vp.shape)
@@ -1013,6 +1075,12 @@ class _FramePitch:
 
     def _estimate(self, x: np.ndarray):  # pragma: no cover - every subclass defines it
         raise NotImplementedError
+
+    def _batch_one(self, x: np.ndarray) -> np.ndarray:
+        """The vectorised path on one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
+        f0, conf, voiced = self._estimate(x.reshape(1, 1, -1))
+        return np.array([[[f0[0, 0] * voiced[0, 0], min(max(float(conf[0, 0]), 0.0), 1.0), float(voiced[0, 0])]]],
+                        dtype=np.float32)
 
 
 class Yin(_FramePitch):
@@ -1232,12 +1300,6 @@ class Yin(_FramePitch):
             return self._batch_one(x)
         f0, conf, found = self._estimate_one(d, seg)
         return np.array([[[f0 if found else 0.0, min(max(float(conf), 0.0), 1.0), 1.0 if found else 0.0]]],
-                        dtype=np.float32)
-
-    def _batch_one(self, x: np.ndarray) -> np.ndarray:
-        """The vectorised path on one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
-        f0, conf, voiced = self._estimate(x.reshape(1, 1, -1))
-        return np.array([[[f0[0, 0] * voiced[0, 0], min(max(float(conf[0, 0]), 0.0), 1.0), float(voiced[0, 0])]]],
                         dtype=np.float32)
 
     def _estimate_one(self, d: np.ndarray, seg: np.ndarray):
@@ -1729,6 +1791,79 @@ class _HarmonicSpectrum(_FramePitch):
         per = periodicity_at(x, self.sample_rate / f0)
         return f0, per, per >= self._voicing_threshold
 
+    # -- one frame (a live hop) ------------------------------------------------------
+    #
+    # The same numbers as the batch path (the tests compare them bit for bit), without its
+    # per-row gathers and masks, which cost most of a one-frame call: the log spectrum on
+    # the bins the harmonics can reach, the searches one harmonic at a time on Python
+    # scalars, and preallocated buffers.
+
+    def _prepare_one(self, bins_reached: int) -> None:
+        N = self.frame_length
+        # The plan of one frame, kept: the cache may drop it while a file runs.
+        self._plan_one = self._fft.plan((1, 1))
+        self._bins_one = min(self.n_fft // 2 + 1, bins_reached)
+        self._xp_one = np.zeros((1, 2 * N), dtype=np.float32)  # periodicity_at's buffer
+        s0, s1 = self._xp_one.strides
+        self._windows_one = np.ndarray((1, N + 1, N), np.float32, self._xp_one, 0, (s0, s1, s1))
+        self._row_one = np.zeros((1, 1), dtype=np.intp)
+        self._h_one = np.arange(1, self.n_harmonics + 1, dtype=np.float64)
+        self._floor_gain = np.float32(10.0 ** (-self.floor_db / 10.0))
+        self._one_frame = self._process_one
+
+    def _log_power_one(self, x):
+        """:meth:`_log_power` of one frame, on its first ``_bins_one`` bins; also the log
+        of the floor and the whole spectrum's smallest log power."""
+        N = self.frame_length
+        buf = self._plan_one.input.reshape(-1)
+        np.multiply(x - np.add.reduce(x) / N, self._window, out=buf[:N])  # x.mean(), without its wrapper
+        buf[N:] = 0.0
+        sq = self._plan_one().reshape(-1).view(np.float32)  # re, im, re, im, ...
+        sq = sq * sq
+        P = np.add(sq[0::2], sq[1::2])  # re**2 + im**2, each rounded as in _windowed_power
+        floor = np.maximum(P.max() * self._floor_gain, _TINY32)
+        L = np.log(np.maximum(P[: self._bins_one], floor))
+        # log is monotonic: the log of the smallest power is the smallest log power.
+        return L, np.log(floor), np.log(np.maximum(P.min(), floor))
+
+    def _periodicity_one(self, x, period: float) -> np.float32:
+        """:func:`periodicity_at` of one frame, its sums taken by ``np.dot`` and pairwise
+        float64 sums instead of one batched product and a cumulative sum: equal to it within
+        float32 round-off (about 1e-7), at half the cost."""
+        N = self.frame_length
+        if not 2.0 <= period <= N - 2.0:
+            return np.float32(0.0)
+        xm = x - np.add.reduce(x) / N
+        sq = (xm * xm).astype(np.float64)
+        t = int(np.rint(period))
+        # m(tau) = sum_{j < N - tau} x_j**2 + sum_{j >= tau} x_j**2 at tau = t - 1, t, t + 1
+        head = float(np.add.reduce(sq[: N - t - 1]))  # j < N - (t + 1)
+        tail = float(np.add.reduce(sq[t + 1 :]))  # j >= t + 1
+        n = [0.0, 0.0, 0.0]
+        for k, tau in enumerate((t + 1, t, t - 1)):
+            m = head + tail
+            if m >= _TINY32:
+                n[2 - k] = 2.0 * float(np.dot(xm[: N - tau], xm[tau:])) / m
+            head += float(sq[N - tau])
+            tail += float(sq[tau - 1])
+        i = n.index(max(n))
+        val = n[i]
+        if i == 1:
+            a, b, c = n
+            den = (a + c) - (b + b)
+            half = (a - c) * 0.5
+            delta = half / den if abs(half) < abs(den) else 0.0
+            val = b - 0.5 * half * delta
+        return np.float32(min(max(val, 0.0), 1.0))
+
+    def _finish_one(self, x, L, floor, f0_bins: float, tolerance_bins: float) -> np.ndarray:
+        K = self.n_fft // 2 + 1
+        p, vp, a, c = _harmonic_peaks_one(L, K, f0_bins, self.n_harmonics, tolerance_bins)
+        f0 = _harmonic_mean_f0_one(p, vp, a, c, float(floor + 1e-3), f0_bins) * self.bin_hz
+        per = self._periodicity_one(x, self.sample_rate / f0)
+        voiced = per >= self._voicing_threshold
+        return np.array([[[f0 if voiced else 0.0, per, 1.0 if voiced else 0.0]]], dtype=np.float32)
+
 
 class Hps(_HarmonicSpectrum):
     """Harmonic product spectrum with a sub-harmonic (octave) guard and harmonic refinement.
@@ -1822,6 +1957,9 @@ class Hps(_HarmonicSpectrum):
         r = self.n_harmonics // 2 + 1
         self._guard_offsets = np.arange(-r, r + 1)
         self._guard_mask = np.abs(self._guard_offsets) <= (self._multiples[:, None] // 2 + 1)
+        # The product reads up to n_harmonics k_hi + (n_harmonics + 2) // 2 and the peak
+        # test one more; the refinement up to n_harmonics k_hi + ceil(n_harmonics / 2) + 2.
+        self._prepare_one(self.n_harmonics * self._k_hi + self.n_harmonics + 8)
         self.reset()
 
     def _estimate(self, x):
@@ -1852,6 +1990,28 @@ class Hps(_HarmonicSpectrum):
             chosen = np.where(last >= 0, pick, chosen)
         chosen = chosen.reshape(H.shape[:-1])
         return self._finish(x, L, floor, chosen, 0.5)
+
+    def _process_one(self, x: np.ndarray) -> np.ndarray:
+        """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
+        L, floor, lowest = self._log_power_one(x)
+        H = harmonic_product_spectrum(0.5 * L, self.n_harmonics, self._k_lo, self._k_hi, floor=0.5 * lowest)
+        i = int(np.argmax(H))
+        k0 = i + self._k_lo
+        chosen = float(k0)
+        if self.n_harmonics > 1:
+            # The guard of _estimate, the largest multiple first.
+            thr = H[i] - self.octave_guard_db * math.log(10.0) / 20.0
+            n_cand = H.shape[0]
+            for m in range(self.n_harmonics, 1, -1):
+                r = m // 2 + 1
+                lo, hi = max(m * k0 - self._k_lo - r, 0), min(m * k0 - self._k_lo + r, n_cand - 1)
+                if lo > hi:
+                    continue
+                j = int(np.argmax(H[lo : hi + 1])) + lo
+                if H[j] >= thr:
+                    chosen = float(j + self._k_lo)
+                    break
+        return self._finish_one(x, L, floor, chosen, 0.5)
 
 
 class Shs(_HarmonicSpectrum):
