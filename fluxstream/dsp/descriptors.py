@@ -511,6 +511,14 @@ def spectral_rolloff(S: np.ndarray, freqs_hz: np.ndarray, roll_percent: float = 
 def _rolloff(S: np.ndarray, f: np.ndarray, roll_percent: float) -> np.ndarray:
     """:func:`spectral_rolloff` on checked inputs (``f`` in S's dtype): the graph's node
     calls this with its prepared frequencies, skipping the per-call checks."""
+    if S.size == S.shape[-1] and S.ndim:
+        # One frame (a live hop): the same sum and comparison, the count by a binary search
+        # (count_nonzero along an axis costs more than the cumulative sum here).
+        cum = np.cumsum(S.reshape(-1))
+        thresh = cum[-1:] * roll_percent
+        if not np.isnan(thresh[0]):  # (a NaN would sort after every number)
+            m = min(int(cum.searchsorted(thresh)[0]), S.shape[-1] - 1)
+            return f[np.full(S.shape[:-1], m)]
     cum = np.cumsum(S, axis=-1)
     thresh = cum[..., -1:] * roll_percent
     # A cumulative sum of non-negative values never decreases, so the number of bins
@@ -677,8 +685,10 @@ def contrast_from_bands(S: np.ndarray, ranges, linear: bool = False) -> np.ndarr
     """Spectral contrast of ``S`` [shape=(..., n_bins)] over precomputed
     :func:`contrast_bands` -> ``(..., len(ranges))``; see :func:`spectral_contrast`."""
     lead = S.shape[:-1]
-    S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
     simple, idx, wide = _contrast_plan(ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges)))
+    if S.size == S.shape[-1]:
+        return _contrast_one(S.reshape(-1), simple, idx, wide, linear).reshape(lead + (len(ranges),))
+    S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
     ext = np.empty((S.shape[0], 2, len(ranges)), dtype=S.dtype)  # [valley, peak] per band
     if simple:
         ext[:, 0, simple] = np.minimum.reduceat(S, idx, axis=-1)[:, ::2]
@@ -691,6 +701,26 @@ def contrast_from_bands(S: np.ndarray, ranges, linear: bool = False) -> np.ndarr
         ext = power_to_db(ext)
     out = ext[:, 1] - ext[:, 0]
     return out.reshape(lead + (len(ranges),))
+
+
+def _contrast_one(x: np.ndarray, simple, idx, wide, linear: bool) -> np.ndarray:
+    """:func:`contrast_from_bands` of one frame ``x`` [shape=(n_bins,)] (a live hop): the
+    same reductions on 1-D arrays, without the 2-D gathers and scatters that cost most of a
+    one-frame call. Equal to it within float32 round-off: the batch sums a wide band's
+    ends in another order."""
+    ext = np.empty((2, len(simple) + len(wide)), dtype=x.dtype)  # [valley, peak] per band
+    if simple:
+        # The narrow bands come first (a slice, not a gather) unless a layout says otherwise.
+        at = slice(0, len(simple)) if simple[-1] == len(simple) - 1 else simple
+        ext[0, at] = np.minimum.reduceat(x, idx)[::2]
+        ext[1, at] = np.maximum.reduceat(x, idx)[::2]
+    for k, a, e, q, _ in wide:
+        part = np.sort(x[a:e])
+        ext[0, k] = np.add.reduce(part[:q]) / np.float32(q)
+        ext[1, k] = np.add.reduce(part[e - a - q :]) / np.float32(q)
+    if not linear:
+        ext = power_to_db(ext)
+    return ext[1] - ext[0]
 
 
 # -- energy of a power spectrum --------------------------------------------------------

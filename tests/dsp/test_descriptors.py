@@ -72,6 +72,24 @@ def test_rolloff_equals_librosa(sr, n_fft, hop, rng):
         np.testing.assert_allclose(D.spectral_rolloff(S, f, roll_percent=roll), ref, rtol=1e-7)
 
 
+def test_rolloff_of_one_frame_equals_the_batch(rng):
+    # A live hop (one frame) takes a binary search for the crossing: every frame of a
+    # batch, alone, must give the batch's value, including silence, a single bin at
+    # either end, flat, inf and NaN.
+    f = fft_frequencies(22050, 512)
+    S = np.abs(rng.standard_normal((40, 257))).astype(np.float32) ** 3
+    special = np.zeros((6, 257), np.float32)
+    special[1, 0] = special[2, -1] = 1.0
+    special[3] = 1.0
+    special[4, 100] = np.inf
+    special[5, 7] = np.nan
+    S = np.concatenate([S, special])
+    for roll in (0.01, 0.5, 0.85, 0.999):
+        batch = D.spectral_rolloff(S, f, roll_percent=roll)
+        alone = [D.spectral_rolloff(s[None, None], f, roll_percent=roll)[0, 0] for s in S]
+        np.testing.assert_array_equal(alone, batch)
+
+
 @needs_librosa
 @pytest.mark.parametrize("sr,n_fft,hop", PARAMS)
 def test_flatness_equals_librosa(sr, n_fft, hop, rng):
@@ -152,6 +170,24 @@ def _contrast_reference(S, f, fmin, n_bands, quantile):
             valley[t, k] = np.mean(vals[:q])
             peak[t, k] = np.mean(vals[-q:])
     return peak, valley
+
+
+@pytest.mark.parametrize("linear", [False, True])
+@pytest.mark.parametrize("sr,n_fft,fmin,n_bands,quantile", [(48000, 2048, 200.0, 6, 0.02),
+                                                           (16000, 512, 100.0, 4, 0.1),
+                                                           (22050, 1024, 300.0, 3, 0.2)])
+def test_contrast_of_one_frame_equals_the_batch(sr, n_fft, fmin, n_bands, quantile, linear, rng):
+    # A live hop (one frame) takes 1-D reductions: the batch's numbers within float32
+    # round-off (its sums over a wide band's ends run in another order), on layouts where
+    # one, several or all bands average more than one bin at each end.
+    f = fft_frequencies(sr, n_fft)
+    ranges = D.contrast_bands(f, fmin, n_bands, quantile)
+    S = np.abs(rng.standard_normal((30, n_fft // 2 + 1))).astype(np.float32) ** 2
+    S[0] = 0.0
+    S[1, 5:9] = 0.0
+    batch = D.contrast_from_bands(S, ranges, linear)
+    alone = np.array([D.contrast_from_bands(s[None, None], ranges, linear)[0, 0] for s in S])
+    np.testing.assert_allclose(alone, batch, rtol=1e-6, atol=1e-6)
 
 
 def test_contrast_is_the_documented_formula(rng):
