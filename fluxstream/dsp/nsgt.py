@@ -759,7 +759,7 @@ class SlicedNsgt:
 
     def _complete(self, out) -> None:
         j = self._next
-        L, h = self.slice_length, self.slice_hop
+        h = self.slice_hop
         a = j * h - h + self._sup0 - self._base
         self._frame[:, self._sup0: self._sup1] = self._buf[:, a: a + self._sup1 - self._sup0]
         if not self._free:  # only when spreading lags: finish the oldest now
@@ -996,7 +996,7 @@ class NsgtMagnitude:
         self.edge_bands = bool(edge_bands)
         self._sel = _band_selection(cfg, self.edge_bands)
         self.freqs_hz = cfg.freqs_hz[self._sel]
-        L = self.slice_length = cfg.slice_length
+        self.slice_length = cfg.slice_length
         M = cfg.coefficients_per_band
         self._M = M[self._sel].astype(np.int64)
         self._kc = np.array([b.kc for b in cfg.bands])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, fields
-from typing import ClassVar
 
 import numpy as np
 

@@ -74,7 +74,6 @@ def domain(cls, sr, kind):
 
 def naive_yin_difference(x, max_lag, W=None):
     x = x.astype(np.float64)
-    N = len(x)
     d = np.zeros(max_lag + 1)
     for tau in range(1, max_lag + 1):
         if W is None:

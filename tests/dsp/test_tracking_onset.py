@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from fluxstream.analysis import analyze_to, meta_of
 from fluxstream.config import load_config
