@@ -741,8 +741,7 @@ def real_cepstrum(log_power: np.ndarray, n_fft: int, fft: RealFFT | None = None)
     return np.array(_irfft(L.astype(np.complex64), n_fft, fft), dtype=np.float32, copy=True)
 
 
-def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, k_hi: int,
-                              floor: np.ndarray | float | None = None) -> np.ndarray:
+def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, k_hi: int) -> np.ndarray:
     """Log harmonic product spectrum of the spectral peaks, over candidate bins
     ``k_lo..k_hi``.
 
@@ -762,10 +761,6 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
     n_harmonics : int >= 1
     k_lo, k_hi : int, 1 <= k_lo <= k_hi
         Candidate fundamental bins.
-    floor : float or ndarray [shape=(..., 1)], optional
-        The floor; by default ``log_mag``'s minimum. A caller that passes only the bins the
-        harmonics reach (``n_harmonics k_hi + (n_harmonics + 2) // 2 + 2`` of them) gives
-        the whole spectrum's minimum here.
 
     Returns
     -------
@@ -773,8 +768,7 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
     """
     L = np.asarray(log_mag)
     K = L.shape[-1]
-    if floor is None:
-        floor = L.min(axis=-1, keepdims=True)
+    floor = L.min(axis=-1, keepdims=True)
     r_max = (n_harmonics + 2) // 2
     need = n_harmonics * k_hi + r_max + 2
     Lp = np.empty(L.shape[:-1] + (max(need, K),), dtype=L.dtype)
@@ -910,29 +904,25 @@ def _harmonic_peaks_one(L: np.ndarray, n_bins: int, f0: float, n_harmonics: int,
 
 
 def _harmonic_mean_f0_one(p, vp, a, c, floor: float, f0: float) -> float:
-    """:func:`_harmonic_mean_f0` of one frame: the same float32 and float64 operations on
-    scalars (numpy's, for float32), and its two sums by numpy over the same arrays."""
-    H = len(p)
-    pos, vps = [0.0] * H, [None] * H
-    for k in range(H):
-        v, a_, c_ = vp[k], a[k], c[k]
+    """:func:`_harmonic_mean_f0` of one frame on Python floats (float64 throughout where
+    the batch rounds some steps to float32: equal within about 1e-7 relative)."""
+    found = []
+    for k in range(len(p)):
+        v, a_, c_ = float(vp[k]), float(a[k]), float(c[k])
         if not (math.isfinite(v) and v > a_ and v >= c_ and v > floor):
             continue
-        den = a_ - np.float32(2.0) * v + c_
-        delta = float(np.float32(0.5) * (a_ - c_) / den) if den < 0 else 0.0
-        pos[k], vps[k] = p[k] + min(max(delta, -0.5), 0.5), v
-    found = [v for v in vps if v is not None]
+        den = a_ - 2.0 * v + c_
+        delta = min(max(0.5 * (a_ - c_) / den, -0.5), 0.5) if den < 0 else 0.0
+        found.append((v, (p[k] + delta) / (k + 1)))
     if not found:
         return f0
-    top = max(found)
-    w = np.zeros(H)
-    for k in range(H):
-        if vps[k] is not None:
-            w[k] = np.exp(vps[k] - top)
-    sw = np.add.reduce(w)
-    if not sw > 0:
-        return f0
-    return float(np.add.reduce(w * np.array(pos) / np.arange(1.0, H + 1.0)) / sw)
+    top = max(v for v, _ in found)
+    sw = sf = 0.0
+    for v, f in found:
+        w = math.exp(v - top)
+        sw += w
+        sf += w * f
+    return sf / sw
 
 
 def _harmonic_mean_f0(p, vp, a, c, floor, f0, h):
@@ -1960,6 +1950,8 @@ class Hps(_HarmonicSpectrum):
         # The product reads up to n_harmonics k_hi + (n_harmonics + 2) // 2 and the peak
         # test one more; the refinement up to n_harmonics k_hi + ceil(n_harmonics / 2) + 2.
         self._prepare_one(self.n_harmonics * self._k_hi + self.n_harmonics + 8)
+        reach = max(self.n_harmonics * self._k_hi + (self.n_harmonics + 2) // 2 + 2, self._bins_one)
+        self._bufs_one = tuple(np.empty(reach, dtype=np.float32) for _ in range(3))
         self.reset()
 
     def _estimate(self, x):
@@ -1991,10 +1983,32 @@ class Hps(_HarmonicSpectrum):
         chosen = chosen.reshape(H.shape[:-1])
         return self._finish(x, L, floor, chosen, 0.5)
 
+    def _product_one(self, Lm: np.ndarray, floor) -> np.ndarray:
+        """:func:`harmonic_product_spectrum` of one frame's log magnitude ``Lm`` (the bins
+        reached) with the whole spectrum's ``floor``: the same maxima and sums, in buffers
+        kept between calls."""
+        Lp, A, B = self._bufs_one
+        Lp.fill(floor)
+        mid = Lm[1:-1]
+        peak = mid > Lm[:-2]
+        peak &= mid >= Lm[2:]
+        np.copyto(Lp[1 : Lm.shape[0] - 1], mid, where=peak)  # bins past the spectrum: the floor
+        out = np.zeros(self._k_hi - self._k_lo + 1, dtype=Lm.dtype)
+        D, radius = Lp, 0
+        for h in range(1, self.n_harmonics + 1):
+            while radius < (h + 2) // 2:  # widen the running maximum by one bin each side
+                dst = A if D is not A else B
+                np.maximum(D[1:], D[:-1], out=dst[1:])
+                dst[0] = D[0]
+                np.maximum(dst[:-1], D[1:], out=dst[:-1])
+                D, radius = dst, radius + 1
+            out += D[h * self._k_lo : h * self._k_hi + 1 : h]
+        return out
+
     def _process_one(self, x: np.ndarray) -> np.ndarray:
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
         L, floor, lowest = self._log_power_one(x)
-        H = harmonic_product_spectrum(0.5 * L, self.n_harmonics, self._k_lo, self._k_hi, floor=0.5 * lowest)
+        H = self._product_one(0.5 * L, 0.5 * lowest)
         i = int(np.argmax(H))
         k0 = i + self._k_lo
         chosen = float(k0)

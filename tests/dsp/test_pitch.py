@@ -395,8 +395,9 @@ def test_other_parameter_checks():
                                 dict(sample_rate=16000, frame_length=1024, fmin_hz=80.0, fmax_hz=7000.0)])
 def test_hps_one_frame_path_equals_its_batch_path(kw, rng):
     # A live hop takes Hps's own path: the spectrum on the bins the harmonics reach, the
-    # guard and the refinement per harmonic. f0 and the voicing flag agree bit for bit;
-    # the periodicity (the confidence) is summed in another order, within 1e-6. Tones at
+    # guard and the refinement per harmonic on Python floats. The voicing flag agrees; f0
+    # within 1e-6 relative (the refinement's weights are float64 throughout) and the
+    # periodicity (the confidence) within 1e-6 (summed in another order). Tones at
     # the range's edges (the bins reached are the most there), missing fundamentals,
     # noise, silence, a ramp, DC, and random harmonic mixtures.
     est = P.Hps(**kw)
@@ -411,7 +412,7 @@ def test_hps_one_frame_path_equals_its_batch_path(kw, rng):
     voiced = 0
     for x in np.asarray(frames, dtype=np.float32):
         fast, ref = est.process(x[None, None])[0, 0], est._batch_one(x)[0, 0]
-        assert fast[0] == ref[0] and fast[2] == ref[2], (fast, ref)
+        assert abs(fast[0] - ref[0]) <= 1e-6 * ref[0] and fast[2] == ref[2], (fast, ref)
         assert abs(fast[1] - ref[1]) <= 1e-6, (fast, ref)
         voiced += int(ref[2])
     assert voiced >= 20  # the comparison covered the refinement, not only unvoiced frames
