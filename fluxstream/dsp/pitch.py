@@ -2009,7 +2009,7 @@ class Hps(_HarmonicSpectrum):
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
         L, floor, lowest = self._log_power_one(x)
         H = self._product_one(0.5 * L, 0.5 * lowest)
-        i = int(np.argmax(H))
+        i = int(H.argmax())
         k0 = i + self._k_lo
         chosen = float(k0)
         if self.n_harmonics > 1:
@@ -2021,7 +2021,7 @@ class Hps(_HarmonicSpectrum):
                 lo, hi = max(m * k0 - self._k_lo - r, 0), min(m * k0 - self._k_lo + r, n_cand - 1)
                 if lo > hi:
                     continue
-                j = int(np.argmax(H[lo : hi + 1])) + lo
+                j = int(H[lo : hi + 1].argmax()) + lo
                 if H[j] >= thr:
                     chosen = float(j + self._k_lo)
                     break
