@@ -1801,12 +1801,13 @@ class _HarmonicSpectrum(_FramePitch):
         self._floor_gain = np.float32(10.0 ** (-self.floor_db / 10.0))
         self._one_frame = self._process_one
 
-    def _log_power_one(self, x):
-        """:meth:`_log_power` of one frame, on its first ``_bins_one`` bins; also the log
-        of the floor and the whole spectrum's smallest log power."""
+    def _log_power_one(self, xm):
+        """:meth:`_log_power` of one frame, its mean removed (``xm``), on its first
+        ``_bins_one`` bins; also the log of the floor and the whole spectrum's smallest log
+        power."""
         N = self.frame_length
         buf = self._plan_one.input.reshape(-1)
-        np.multiply(x - np.add.reduce(x) / N, self._window, out=buf[:N])  # x.mean(), without its wrapper
+        np.multiply(xm, self._window, out=buf[:N])
         buf[N:] = 0.0
         sq = self._plan_one().reshape(-1).view(np.float32)  # re, im, re, im, ...
         sq = sq * sq
@@ -1816,14 +1817,14 @@ class _HarmonicSpectrum(_FramePitch):
         # log is monotonic: the log of the smallest power is the smallest log power.
         return L, np.log(floor), np.log(np.maximum(P.min(), floor))
 
-    def _periodicity_one(self, x, period: float) -> np.float32:
+    def _periodicity_one(self, xm, period: float) -> np.float32:
         """:func:`periodicity_at` of one frame, its sums taken by ``np.dot`` and pairwise
         float64 sums instead of one batched product and a cumulative sum: equal to it within
-        float32 round-off (about 1e-7), at half the cost."""
+        float32 round-off (about 1e-7), at half the cost. ``xm``: the frame, its mean
+        removed."""
         N = self.frame_length
         if not 2.0 <= period <= N - 2.0:
             return np.float32(0.0)
-        xm = x - np.add.reduce(x) / N
         sq = (xm * xm).astype(np.float64)
         t = int(np.rint(period))
         # m(tau) = sum_{j < N - tau} x_j**2 + sum_{j >= tau} x_j**2 at tau = t - 1, t, t + 1
@@ -1846,11 +1847,11 @@ class _HarmonicSpectrum(_FramePitch):
             val = b - 0.5 * half * delta
         return np.float32(min(max(val, 0.0), 1.0))
 
-    def _finish_one(self, x, L, floor, f0_bins: float, tolerance_bins: float) -> np.ndarray:
+    def _finish_one(self, xm, L, floor, f0_bins: float, tolerance_bins: float) -> np.ndarray:
         K = self.n_fft // 2 + 1
         p, vp, a, c = _harmonic_peaks_one(L, K, f0_bins, self.n_harmonics, tolerance_bins)
         f0 = _harmonic_mean_f0_one(p, vp, a, c, float(floor + 1e-3), f0_bins) * self.bin_hz
-        per = self._periodicity_one(x, self.sample_rate / f0)
+        per = self._periodicity_one(xm, self.sample_rate / f0)
         voiced = per >= self._voicing_threshold
         return np.array([[[f0 if voiced else 0.0, per, 1.0 if voiced else 0.0]]], dtype=np.float32)
 
@@ -2007,7 +2008,8 @@ class Hps(_HarmonicSpectrum):
 
     def _process_one(self, x: np.ndarray) -> np.ndarray:
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
-        L, floor, lowest = self._log_power_one(x)
+        xm = x - np.add.reduce(x) / self.frame_length  # x.mean() without its wrapper: the same float32
+        L, floor, lowest = self._log_power_one(xm)
         H = self._product_one(0.5 * L, 0.5 * lowest)
         i = int(H.argmax())
         k0 = i + self._k_lo
@@ -2025,7 +2027,7 @@ class Hps(_HarmonicSpectrum):
                 if H[j] >= thr:
                     chosen = float(j + self._k_lo)
                     break
-        return self._finish_one(x, L, floor, chosen, 0.5)
+        return self._finish_one(xm, L, floor, chosen, 0.5)
 
 
 class Shs(_HarmonicSpectrum):
