@@ -1922,7 +1922,11 @@ class Hps(_HarmonicSpectrum):
 
     Real-time notes
     ---------------
-    As :class:`Yin`. Stateless, causal, no latency.
+    As :class:`Yin`. Stateless, causal, no latency. One frame of one channel (a live hop)
+    takes its own path: the spectrum on the bins the harmonics reach, the guard and the
+    refinement on scalars, buffers kept between calls (about 70 us a frame at the defaults
+    against 320 us through the batch path); its f0 equals the batch path's within 1e-6
+    relative, its voicing exactly, its confidence within 1e-6.
 
     References
     ----------
