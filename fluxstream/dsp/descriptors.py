@@ -511,7 +511,7 @@ def spectral_rolloff(S: np.ndarray, freqs_hz: np.ndarray, roll_percent: float = 
 def _rolloff(S: np.ndarray, f: np.ndarray, roll_percent: float) -> np.ndarray:
     """:func:`spectral_rolloff` on checked inputs (``f`` in S's dtype): the graph's node
     calls this with its prepared frequencies, skipping the per-call checks."""
-    if S.size == S.shape[-1] and S.ndim:
+    if S.ndim and S.size == S.shape[-1]:
         # One frame (a live hop): the same sum and comparison, the count by a binary search
         # (count_nonzero along an axis costs more than the cumulative sum here).
         cum = np.cumsum(S.reshape(-1))
