@@ -135,6 +135,10 @@ class Graph:
             key = (spec.name, self.params_for(spec.name))
             self.output_keys[n] = key
             visit(key, ())
+        # The recursive closure refers to itself (and to self): unbound, so that a dropped
+        # graph is freed at once, not at the next garbage collection (its FFT plans go back
+        # to the pool for the next engine only then).
+        visit = None
         self.order = order
         # Roots: one framer per (frame length, hop) any node needs; the STFT's is the main
         # one (its frames count as the engine's analysis frames).

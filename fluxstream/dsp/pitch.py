@@ -1016,8 +1016,10 @@ class _FramePitch:
     causal = True
     latency_samples = 0
     hop = 1
-    #: A live hop's path, ``fn(frame [shape=(frame_length,)]) -> (1, 1, 3)``, for
-    #: estimators that have one (the same numbers as the batch path).
+    #: A live hop's path, ``fn(self, frame [shape=(frame_length,)]) -> (1, 1, 3)``, for
+    #: estimators that have one (the same numbers as the batch path). A class attribute: a
+    #: bound method kept on the instance would make a reference cycle, and the estimator
+    #: (with its FFT plans) would outlive its engine until the next garbage collection.
     _one_frame = None
 
     def _common(self, sample_rate, frame_length, fmin_hz, fmax_hz) -> None:
@@ -1050,7 +1052,7 @@ class _FramePitch:
             return np.zeros((C, n, 3), dtype=np.float32)
         x = _as_float32(x)
         if C * n == 1 and self._one_frame is not None:
-            return self._one_frame(x.reshape(-1))
+            return self._one_frame(x.reshape(-1))  # (the class's function, bound on access)
         out = np.empty((C, n, 3), dtype=np.float32)
         # Blocks of frames small enough for the temporaries to stay in cache (a 256-frame
         # batch in one piece ran at half the speed per frame of 32- or 64-frame blocks).
@@ -1218,7 +1220,6 @@ class Yin(_FramePitch):
         self._plans_one = (self._fft.plan((1, 2 if difference == "windowed" else 1)),
                            self._fft.plan((1, 1), inverse=True))
         self._tau = np.arange(1, self.max_lag + 1, dtype=np.float32)
-        self._one_frame = self._process_one
         self.reset()
 
     @property
@@ -1291,6 +1292,8 @@ class Yin(_FramePitch):
         f0, conf, found = self._estimate_one(d, seg)
         return np.array([[[f0 if found else 0.0, min(max(float(conf), 0.0), 1.0), 1.0 if found else 0.0]]],
                         dtype=np.float32)
+
+    _one_frame = _process_one
 
     def _estimate_one(self, d: np.ndarray, seg: np.ndarray):
         """:meth:`_estimate` of one frame (a live hop), the same float32 arithmetic on the
@@ -1789,17 +1792,10 @@ class _HarmonicSpectrum(_FramePitch):
     # scalars, and preallocated buffers.
 
     def _prepare_one(self, bins_reached: int) -> None:
-        N = self.frame_length
         # The plan of one frame, kept: the cache may drop it while a file runs.
         self._plan_one = self._fft.plan((1, 1))
         self._bins_one = min(self.n_fft // 2 + 1, bins_reached)
-        self._xp_one = np.zeros((1, 2 * N), dtype=np.float32)  # periodicity_at's buffer
-        s0, s1 = self._xp_one.strides
-        self._windows_one = np.ndarray((1, N + 1, N), np.float32, self._xp_one, 0, (s0, s1, s1))
-        self._row_one = np.zeros((1, 1), dtype=np.intp)
-        self._h_one = np.arange(1, self.n_harmonics + 1, dtype=np.float64)
         self._floor_gain = np.float32(10.0 ** (-self.floor_db / 10.0))
-        self._one_frame = self._process_one
 
     def _log_power_one(self, xm):
         """:meth:`_log_power` of one frame, its mean removed (``xm``), on its first
@@ -2032,6 +2028,8 @@ class Hps(_HarmonicSpectrum):
                     chosen = float(j + self._k_lo)
                     break
         return self._finish_one(xm, L, floor, chosen, 0.5)
+
+    _one_frame = _process_one
 
 
 class Shs(_HarmonicSpectrum):

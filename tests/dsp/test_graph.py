@@ -161,3 +161,34 @@ def test_groups_by_delay_equal_grouping_by_frame_range(sizes, n, gap):
         for (_, _, a), (_, _, b) in zip(got, want):
             for k in a:
                 assert a[k] is b[k]
+
+
+@pytest.mark.parametrize("names,params", [(["rms", "mfcc", "contrast"], {}),
+                                          (["pitch", "onset"], {"pitch": {"method": "yin"}}),
+                                          (["pitch"], {"pitch": {"method": "hps"}})])
+def test_a_dropped_graph_is_freed_without_the_garbage_collector(names, params):
+    # Its FFT plans go back to the pool when its stages are freed; a reference cycle would
+    # keep them until the next collection, and the next engine (analyze *.wav) would plan
+    # and page-fault its own again.
+    import gc
+    import weakref
+
+    from fluxstream.dsp.fft import RealFFT
+    from fluxstream.dsp.tracking import PitchParams
+
+    typed = {"pitch": PitchParams(**params["pitch"])} if "pitch" in params else None
+    graph = Graph(AnalysisContext(sample_rate=16000, n_fft=512, hop_length=128), names, typed)
+    graph.process(np.random.default_rng(0).standard_normal((4096, 1)).astype(np.float32))
+    held = [weakref.ref(v) for v in gc.get_referents(*graph._nodes.values(), *graph.roots.values())
+            if isinstance(v, RealFFT)]
+    held += [weakref.ref(v) for n in graph._nodes.values() for v in vars(getattr(n, "_est", n)).values()
+             if isinstance(v, RealFFT)]
+    assert held  # the check below would be empty otherwise
+    gc.disable()
+    try:
+        ref = weakref.ref(graph)
+        del graph
+        assert ref() is None
+        assert all(r() is None for r in held)
+    finally:
+        gc.enable()
