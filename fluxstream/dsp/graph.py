@@ -394,10 +394,12 @@ class Graph:
         else:
             self._run_plan(self._plan, values)
         # Frame indices: each output's next frame advances by what it emitted.
-        starts, nxt = {}, self._next
+        nxt = self._next
+        starts = nxt.copy()
         for n, i in self._out_pos.items():
-            starts[n] = nxt[n]
-            nxt[n] += values[i].shape[1]
+            k = values[i].shape[1]
+            if k:
+                nxt[n] += k
         events = [e for node in self._event_nodes for e in node.pop_events()] if self._event_nodes else None
         return GraphOutput({n: values[i] for n, i in self._out_pos.items()}, starts,
                            values[self._main_pos].shape[1], self._clusters, events, self._clock_of)

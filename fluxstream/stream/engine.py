@@ -377,7 +377,13 @@ class Engine:
         for (hop, offset), first, group in out.groups():
             n = next(iter(group.values())).shape[1]
             idx = np.arange(first, first + n, dtype=np.int64)
-            time_s = (idx * hop + offset) / sr
+            # k hop + offset is a whole number of samples, exact in float64: the same
+            # values as (idx * hop + offset) / sr, in one step less.
+            if hop:
+                time_s = np.arange(first * hop + offset, (first + n) * hop + offset, hop, dtype=np.float64)
+                time_s /= sr
+            else:
+                time_s = np.full(n, offset / sr)
             if self._mono:
                 feats = {k: v[0] for k, v in group.items()}
             else:
