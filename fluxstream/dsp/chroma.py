@@ -106,6 +106,14 @@ def normalize_frames(X: np.ndarray, norm=np.inf) -> np.ndarray:
     dtype = np.result_type(x.dtype, np.float32)
     if norm is None:
         return x.astype(dtype, copy=True)
+    if norm == np.inf and x.ndim and x.size == x.shape[-1] and x.size:
+        # One frame (a live hop): the maximum as a Python float, no float64 copy. The same
+        # numbers: a float32 quotient rounded once equals the float64 one rounded to
+        # float32 (float64 carries more than twice float32's precision).
+        m = float(np.abs(x).max())
+        if m < (_TINY32 if dtype == np.float32 else _TINY64):
+            m = 1.0
+        return np.divide(x, m, dtype=dtype)
     # Norms and the division in float64 (as librosa): a float32 2-norm of large raw power
     # chroma could overflow, and the result is rounded once.
     a = np.abs(x).astype(np.float64)

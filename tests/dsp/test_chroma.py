@@ -78,6 +78,20 @@ def test_normalize_frames_equals_librosa(norm, rng):
     assert np.all(got[0, 3] == 0) and np.all(np.isfinite(got))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_normalize_frames_of_one_frame_equals_the_batch(dtype, rng):
+    # A live hop (one frame, max norm) divides by a Python float: bit for bit the batch's
+    # float64 quotient rounded to the output dtype, over a wide range of levels, with
+    # silence, a subnormal frame and negative values.
+    X = rng.standard_normal((200, 12)) * 10.0 ** rng.uniform(-30, 30, (200, 1))
+    X[0], X[1], X[2, 3] = 0.0, 1e-39, -5.0
+    X = X.astype(dtype) if dtype != np.int64 else rng.integers(-5, 6, (200, 12))
+    batch = normalize_frames(X, np.inf)
+    alone = np.array([normalize_frames(r[None, None], np.inf)[0, 0] for r in X])
+    assert alone.dtype == batch.dtype
+    np.testing.assert_array_equal(alone, batch)
+
+
 @pytest.mark.parametrize("sr,n_fft,hop,tuning,norm,n_chroma", [
     (22050, 2048, 512, 0.0, np.inf, 12),
     (16000, 512, 128, 0.2, 2, 12),
