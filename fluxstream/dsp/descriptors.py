@@ -915,7 +915,11 @@ class _FrameHistory:
         """For frames ``X`` [shape=(C, n >= 1, K)], the frame before each (a new array:
         the remembered last frame, then ``X[:, :-1]``; the first frame ever is its own
         predecessor), and remember ``X[:, -1]``."""
-        C, _, K = X.shape
+        C, n, K = X.shape
+        if n == 1 and self._full:  # a live hop: the remembered frame, then this one
+            prev = self._last[:, None].copy()
+            self._last[...] = X[:, 0]
+            return prev
         if not self._full and (self._last.shape != (C, K) or self._last.dtype != X.dtype):
             self._last = np.empty((C, K), dtype=X.dtype)  # once per (re)configuration
         if not self._full:
