@@ -878,6 +878,12 @@ def refine_by_harmonics(log_power: np.ndarray, f0_bins: np.ndarray, n_harmonics:
     return _harmonic_mean_f0(p, vp, a, c, floor, f0, h)
 
 
+def _centred_one(x: np.ndarray) -> np.ndarray:
+    """One frame minus its mean: ``x - x.mean()`` in the same float32, without the
+    wrapper's cost."""
+    return x - np.add.reduce(x) / x.shape[0]
+
+
 def _harmonic_peaks_one(L: np.ndarray, n_bins: int, f0: float, n_harmonics: int, tolerance_bins: float):
     """:func:`refine_by_harmonics`' peak search for one frame, one harmonic at a time: the
     same windows and first maxima, read from ``L`` [shape=(>= the bins they reach,)] of a
@@ -2008,7 +2014,7 @@ class Hps(_HarmonicSpectrum):
 
     def _process_one(self, x: np.ndarray) -> np.ndarray:
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
-        xm = x - np.add.reduce(x) / self.frame_length  # x.mean() without its wrapper: the same float32
+        xm = _centred_one(x)
         L, floor, lowest = self._log_power_one(xm)
         H = self._product_one(0.5 * L, 0.5 * lowest)
         i = int(H.argmax())
@@ -2126,8 +2132,8 @@ class Shs(_HarmonicSpectrum):
         self._prepare_one(n_bins)  # the grid reaches the top harmonic's cell: every bin
         self.reset()
 
-    def _estimate(self, x):
-        L, floor = self._log_power(x)
+    def _candidate_bins(self, L: np.ndarray) -> np.ndarray:
+        """The pitch candidate [bins] of log power spectra ``L`` [shape=(..., n_bins)]."""
         A = np.exp(0.5 * (L - L.max(axis=-1, keepdims=True)))  # magnitude / max
         A3 = A.copy()
         np.maximum(A3[..., 1:], A[..., :-1], out=A3[..., 1:])
@@ -2136,8 +2142,11 @@ class Shs(_HarmonicSpectrum):
         G = np.maximum.reduceat(A3, self._starts, axis=-1)[..., :-1]
         S = subharmonic_summation(G, self.bins_per_octave, self.n_harmonics, self.compression,
                                   self.n_candidates)
-        j = np.argmax(S, axis=-1)
-        f0_bins = self.grid_hz[j] / self.bin_hz
+        return self.grid_hz[np.argmax(S, axis=-1)] / self.bin_hz
+
+    def _estimate(self, x):
+        L, floor = self._log_power(x)
+        f0_bins = self._candidate_bins(L)
         # The grid's step (2**(1/B) - 1 of f0), plus the running maximum's bin.
         return self._finish(x, L, floor, f0_bins, f0_bins * self._step + 1.0)
 
@@ -2145,16 +2154,9 @@ class Shs(_HarmonicSpectrum):
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``: the candidate as
         :meth:`_estimate` finds it (the same operations on one row), the refinement and the
         periodicity on scalars."""
-        xm = x - np.add.reduce(x) / self.frame_length  # x.mean() without its wrapper: the same float32
+        xm = _centred_one(x)
         L, floor, _ = self._log_power_one(xm)
-        A = np.exp(0.5 * (L - L.max()))
-        A3 = A.copy()
-        np.maximum(A3[1:], A[:-1], out=A3[1:])
-        np.maximum(A3[:-1], A[1:], out=A3[:-1])
-        G = np.maximum.reduceat(A3, self._starts)[:-1]
-        S = subharmonic_summation(G, self.bins_per_octave, self.n_harmonics, self.compression,
-                                  self.n_candidates)
-        f0_bins = float(self.grid_hz[int(S.argmax())]) / self.bin_hz
+        f0_bins = float(self._candidate_bins(L))
         return self._finish_one(xm, L, floor, f0_bins, f0_bins * self._step + 1.0)
 
     _one_frame = _process_one
