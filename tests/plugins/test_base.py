@@ -152,8 +152,10 @@ def test_a_slow_plugin_drops_counted_and_the_producer_never_waits(caplog):
     assert stats["Recorder"].processed + stats["Recorder"].dropped == n
     assert len([c for c in fast.calls if c[0] == "process"]) == stats["Recorder"].processed
     # Never waits for the plugin (50 ms per item): only for the GIL now and then (Python
-    # hands it over every 5 ms), which bounds the worst case, not the typical call.
-    assert float(np.percentile(times, 99)) < 5e-4 and max(times) < 0.02, (np.percentile(times, 99), max(times))
+    # hands it over every 5 ms), which bounds the worst case, not the typical call. The
+    # bound on the worst call stays under one plugin item, so a machine's hiccup does not
+    # fail the test while a single wait for the plugin would.
+    assert float(np.percentile(times, 99)) < 5e-4 and max(times) < 0.045, (np.percentile(times, 99), max(times))
     assert any("plugin Sleepy is slower than the stream" in r.getMessage() for r in caplog.records)
 
 
@@ -406,7 +408,8 @@ def test_analysis_keeps_its_pace_with_raising_sleeping_and_stuck_plugins():
     assert stats["Sleeps"].dropped > 0 and stats["Sleeps"].received + stats["Sleeps"].dropped == n
     assert stats["Stuck"].stop_timed_out and stats["Stuck"].received + stats["Stuck"].dropped == n
     assert stats["Stuck"].dropped >= n - 1 - 8
-    assert float(np.median(times)) < 1e-4 and max(times) < 0.02, (np.median(times), max(times))
+    # Never a wait for a plugin: the worst call stays under one item of Sleeps (50 ms).
+    assert float(np.median(times)) < 1e-4 and max(times) < 0.045, (np.median(times), max(times))
 
 
 def test_the_docstring_examples_run():

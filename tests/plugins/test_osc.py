@@ -495,7 +495,8 @@ def test_an_unreachable_destination_is_logged_once_counted_retried_and_never_blo
     assert len(down) == 1 and f"udp://127.0.0.1:{port}" in down[0].getMessage()
     assert any("reachable again" in r.getMessage() for r in caplog.records)
     assert stats.send_errors >= 2 and stats.outages == 1 and stats.dropped_down > 0 and rx.packets
-    assert worst < 0.02, f"submit took {worst * 1e3:.2f} ms"  # the GIL, never the network
+    # The GIL, never the network: under the 50 ms retry interval, whatever the machine's hiccups.
+    assert worst < 0.045, f"submit took {worst * 1e3:.2f} ms"
 
 
 def _slip_packets(conn: socket.socket, n: int, timeout: float = 5.0) -> list[bytes]:
@@ -575,7 +576,8 @@ def test_a_tcp_peer_that_stops_reading_fills_the_queue_and_submit_never_waits():
         stats = pub.stop(timeout_s=3.0).destinations[0]
         srv.close()
     assert stats.dropped_full > 100
-    assert float(np.percentile(times, 99)) < 0.001 and max(times) < 0.02
+    # A blocked send would hold submit until the reset above: seconds, not milliseconds.
+    assert float(np.percentile(times, 99)) < 0.001 and max(times) < 0.25
 
 
 def test_destinations_added_and_removed_while_running(rx):
