@@ -1,6 +1,6 @@
 """Parameter checks shared by the stages: each raises a :class:`ConfigError` that names
 the parameter, the value, the constraint and the unit, and returns the value as a plain
-Python number."""
+Python number; and the shape check of a whole signal given to a batch function."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["check_real", "check_positive", "check_int"]
+__all__ = ["check_real", "check_positive", "check_int", "as_signal"]
 
 
 def check_real(name: str, value, unit: str) -> float:
@@ -34,3 +34,14 @@ def check_int(name: str, value, low: int, unit: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ConfigError(f"{name}={value!r} must be an integer >= {low} ({unit})")
     return int(value)
+
+
+def as_signal(x, dtype) -> np.ndarray:
+    """A signal ``x`` [shape=(n_samples,) or (n_samples, channels)] as a 2-D array of
+    ``dtype`` (mono gains a channel axis); ValueError for any other shape."""
+    a = np.asarray(x, dtype=dtype)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"x shape {a.shape} must be (n_samples,) or (n_samples, channels)")
+    return a

@@ -111,6 +111,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from ._checks import as_signal as _as_signal
 from ._checks import check_int as _int_at_least
 from ._checks import check_positive as _positive
 from ._checks import check_real as _real
@@ -719,11 +720,7 @@ class Cqt:
             ``n_frames = 1 + n_samples // hop_length`` (librosa's count, centred framing).
         """
         hop = _int_at_least("hop_length", hop_length, 1, "samples")
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim == 1:
-            x = x[:, None]
-        if x.ndim != 2:
-            raise ValueError(f"x shape {x.shape} must be (n_samples,) or (n_samples, channels)")
+        x = _as_signal(x, np.float32)
         N, C = x.shape
         F = self.frame_length
         n = n_frames_for(N, F, hop, True)
@@ -824,9 +821,7 @@ def cqt_batch(x: np.ndarray, sample_rate: float, hop_length: int, **params) -> n
     """
     cq = Cqt(sample_rate, **params)
     hop = _int_at_least("hop_length", hop_length, 1, "samples")
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
+    x = _as_signal(x, np.float64)
     N, C = x.shape
     F = cq.frame_length
     K = cq.effective_kernels()

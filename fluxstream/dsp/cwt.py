@@ -55,6 +55,7 @@ import scipy.fft
 import scipy.special
 
 from ..errors import ConfigError
+from ._checks import as_signal
 from ._checks import check_int as _check_int
 from ._checks import check_positive as _check_positive
 from .scales import SCALES, hz_to_scale, scale_to_hz
@@ -698,11 +699,7 @@ def cwt_batch(x, sample_rate: float, hop_length: int, *, wavelet: str = "morlet"
     cfg = _Config(sample_rate, wavelet, n_scales, fmin_hz, fmax_hz, scale, output, normalization,
                   wavelet_params)
     hop = _check_int("hop_length", hop_length, 1, "samples")
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise ValueError(f"x shape {np.shape(x)} must be (n_samples,) or (n_samples, channels)")
+    a = as_signal(x, np.float64)
     n, C = a.shape
     n_frames = 1 + n // hop
     wav = cfg.wavelet

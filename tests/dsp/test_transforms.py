@@ -315,3 +315,16 @@ def test_every_descriptor_and_onset_function_accepts_transform_spectra(scale):
 def test_chroma_bins_must_fold_whole_bins():
     with pytest.raises(ConfigError, match="bins_per_octave=30 must be a multiple of n_chroma=12"):
         ChromaCqtParams(bins_per_octave=30)
+
+
+def test_batch_functions_refuse_a_signal_of_the_wrong_shape():
+    # A whole signal is (n_samples,) or (n_samples, channels); anything else is named.
+    from fluxstream.dsp.cqt import Cqt, cqt_batch
+    from fluxstream.dsp.cwt import cwt_batch
+
+    x = np.zeros((2, 2, 512), np.float32)
+    for call in (lambda: Cqt(22050, fmin_hz=200.0, n_bins=12).transform(x, 256),
+                 lambda: cqt_batch(x, 22050, 256, fmin_hz=200.0, n_bins=12),
+                 lambda: cwt_batch(x, 22050, 256, n_scales=4, fmin_hz=200.0, fmax_hz=2000.0)):
+        with pytest.raises(ValueError, match=r"x shape \(2, 2, 512\) must be \(n_samples,\) or"):
+            call()
