@@ -741,7 +741,8 @@ def real_cepstrum(log_power: np.ndarray, n_fft: int, fft: RealFFT | None = None)
     return np.array(_irfft(L.astype(np.complex64), n_fft, fft), dtype=np.float32, copy=True)
 
 
-def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, k_hi: int) -> np.ndarray:
+def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, k_hi: int, *,
+                              floor: np.ndarray | float | None = None, work: tuple | None = None) -> np.ndarray:
     """Log harmonic product spectrum of the spectral peaks, over candidate bins
     ``k_lo..k_hi``.
 
@@ -761,6 +762,11 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
     n_harmonics : int >= 1
     k_lo, k_hi : int, 1 <= k_lo <= k_hi
         Candidate fundamental bins.
+    floor : float or ndarray [shape=(..., 1)], optional
+        The floor; by default ``log_mag``'s minimum. A caller that passes only the bins the
+        harmonics reach gives the whole spectrum's minimum here.
+    work : three ndarrays [shape=(..., max(n_bins, n_harmonics k_hi + (n_harmonics + 2) // 2 + 2))], optional
+        Buffers to compute in (a live hop keeps them between calls); new arrays by default.
 
     Returns
     -------
@@ -768,21 +774,26 @@ def harmonic_product_spectrum(log_mag: np.ndarray, n_harmonics: int, k_lo: int, 
     """
     L = np.asarray(log_mag)
     K = L.shape[-1]
-    floor = L.min(axis=-1, keepdims=True)
-    r_max = (n_harmonics + 2) // 2
-    need = n_harmonics * k_hi + r_max + 2
-    Lp = np.empty(L.shape[:-1] + (max(need, K),), dtype=L.dtype)
-    Lp[...] = floor
-    peak = (L[..., 1:-1] > L[..., :-2]) & (L[..., 1:-1] >= L[..., 2:])
-    Lp[..., 1 : K - 1] = np.where(peak, L[..., 1:-1], floor)
+    if floor is None:
+        floor = L.min(axis=-1, keepdims=True)
+    if work is None:
+        need = max(n_harmonics * k_hi + (n_harmonics + 2) // 2 + 2, K)
+        work = tuple(np.empty(L.shape[:-1] + (need,), dtype=L.dtype) for _ in range(3))
+    Lp, A, B = work
+    Lp[...] = floor  # bins past the spectrum count as the floor
+    mid = L[..., 1:-1]
+    peak = mid > L[..., :-2]
+    peak &= mid >= L[..., 2:]
+    np.copyto(Lp[..., 1 : K - 1], mid, where=peak)
     out = np.zeros(L.shape[:-1] + (k_hi - k_lo + 1,), dtype=L.dtype)
     D, radius = Lp, 0
     for h in range(1, n_harmonics + 1):
         while radius < (h + 2) // 2:  # widen the running maximum by one bin each side
-            Dn = D.copy()
-            np.maximum(Dn[..., 1:], D[..., :-1], out=Dn[..., 1:])
-            np.maximum(Dn[..., :-1], D[..., 1:], out=Dn[..., :-1])
-            D, radius = Dn, radius + 1
+            dst = A if D is not A else B
+            np.maximum(D[..., 1:], D[..., :-1], out=dst[..., 1:])
+            dst[..., 0] = D[..., 0]
+            np.maximum(dst[..., :-1], D[..., 1:], out=dst[..., :-1])
+            D, radius = dst, radius + 1
         out += D[..., h * k_lo : h * k_hi + 1 : h]  # D(h k), k = k_lo..k_hi
     return out
 
@@ -1990,33 +2001,12 @@ class Hps(_HarmonicSpectrum):
         chosen = chosen.reshape(H.shape[:-1])
         return self._finish(x, L, floor, chosen, 0.5)
 
-    def _product_one(self, Lm: np.ndarray, floor) -> np.ndarray:
-        """:func:`harmonic_product_spectrum` of one frame's log magnitude ``Lm`` (the bins
-        reached) with the whole spectrum's ``floor``: the same maxima and sums, in buffers
-        kept between calls."""
-        Lp, A, B = self._bufs_one
-        Lp.fill(floor)
-        mid = Lm[1:-1]
-        peak = mid > Lm[:-2]
-        peak &= mid >= Lm[2:]
-        np.copyto(Lp[1 : Lm.shape[0] - 1], mid, where=peak)  # bins past the spectrum: the floor
-        out = np.zeros(self._k_hi - self._k_lo + 1, dtype=Lm.dtype)
-        D, radius = Lp, 0
-        for h in range(1, self.n_harmonics + 1):
-            while radius < (h + 2) // 2:  # widen the running maximum by one bin each side
-                dst = A if D is not A else B
-                np.maximum(D[1:], D[:-1], out=dst[1:])
-                dst[0] = D[0]
-                np.maximum(dst[:-1], D[1:], out=dst[:-1])
-                D, radius = dst, radius + 1
-            out += D[h * self._k_lo : h * self._k_hi + 1 : h]
-        return out
-
     def _process_one(self, x: np.ndarray) -> np.ndarray:
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
         xm = _centred_one(x)
         L, floor, lowest = self._log_power_one(xm)
-        H = self._product_one(0.5 * L, 0.5 * lowest)
+        H = harmonic_product_spectrum(0.5 * L, self.n_harmonics, self._k_lo, self._k_hi, floor=0.5 * lowest,
+                                      work=self._bufs_one)
         i = int(H.argmax())
         k0 = i + self._k_lo
         chosen = float(k0)
