@@ -378,12 +378,10 @@ class Engine:
             n = next(iter(group.values())).shape[1]
             idx = np.arange(first, first + n, dtype=np.int64)
             # k hop + offset is a whole number of samples, exact in float64: the same
-            # values as (idx * hop + offset) / sr, in one step less.
-            if hop:
-                time_s = np.arange(first * hop + offset, (first + n) * hop + offset, hop, dtype=np.float64)
-                time_s /= sr
-            else:
-                time_s = np.full(n, offset / sr)
+            # values as (idx * hop + offset) / sr, in one step less (every clock's hop,
+            # its framer's, is >= 1).
+            time_s = np.arange(first * hop + offset, (first + n) * hop + offset, hop, dtype=np.float64)
+            time_s /= sr
             if self._mono:
                 feats = {k: v[0] for k, v in group.items()}
             else:
