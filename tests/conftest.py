@@ -35,3 +35,15 @@ def real_part_missing(reason: str) -> None:
 def fft_backend(request) -> str:
     """Every FFT-using test runs with both backends."""
     return request.param
+
+
+@pytest.fixture(params=["numpy", "jit"])
+def kernels(request, monkeypatch) -> str:
+    """Stages built in the test use the numpy one-frame paths, or the compiled kernels
+    (the ``jit`` extra; skipped where numba is missing)."""
+    from fluxstream.dsp import _jit
+
+    if request.param == "jit" and not _jit.AVAILABLE:
+        pytest.skip("numba is not installed (the jit extra)")
+    monkeypatch.setattr(_jit, "ENABLED", request.param == "jit")
+    return request.param

@@ -52,6 +52,7 @@ import numpy as np
 import scipy.fft
 
 from ..errors import ConfigError
+from . import _jit
 from ._checks import check_int as _check_int
 from ._checks import check_positive as _check_positive
 from ._checks import check_real as _check_real
@@ -87,6 +88,9 @@ __all__ = [
 ]
 
 _TINY32 = float(np.finfo(np.float32).tiny)
+_TINY32_F = np.float32(_TINY32)
+#: dB of magnitude -> nepers (natural log of the magnitude ratio).
+_NEPERS_PER_DB = math.log(10.0) / 20.0
 #: Frames (times channels) per internal block of :meth:`_FramePitch.process`.
 _BLOCK_FRAMES = 64
 #: Harmonics :class:`CepstrumPitch` refines its f0 from.
@@ -940,6 +944,208 @@ def _harmonic_mean_f0_one(p, vp, a, c, floor: float, f0: float) -> float:
         sw += w
         sf += w * f
     return sf / sw
+
+
+# -- compiled one-frame kernels (the ``jit`` extra; see :mod:`fluxstream.dsp._jit`) -------------
+#
+# The live hop of Hps in two compiled passes around one numpy log (numba's scalar log is
+# several times slower than numpy's vectorised one, and would round differently). Same
+# arithmetic as the numpy one-frame path, in the same float32 order where that path rounds
+# in float32 (the product, the guard), so the candidate, the voicing and the f0 agree with
+# it; the tests hold both to the batch path.
+
+
+@_jit.kernel
+def _power_floor_kernel(ri, n_keep, gain, tiny, out):  # pragma: no cover - compiled
+    """From an rFFT's interleaved float32 ``re, im`` (``ri``), the power ``re**2 + im**2``
+    (float32) floored ``gain`` below its maximum (never under ``tiny``): ``out[:n_keep]``
+    the floored powers of the first ``n_keep`` bins, ``out[n_keep]`` the floor,
+    ``out[n_keep + 1]`` the smallest floored power of all bins."""
+    n_bins = ri.shape[0] // 2
+    top = np.float32(-np.inf)
+    low = np.float32(np.inf)
+    for k in range(n_keep):
+        p = ri[2 * k] * ri[2 * k] + ri[2 * k + 1] * ri[2 * k + 1]
+        out[k] = p
+        top = max(top, p)
+        low = min(low, p)
+    for k in range(n_keep, n_bins):
+        p = ri[2 * k] * ri[2 * k] + ri[2 * k + 1] * ri[2 * k + 1]
+        top = max(top, p)
+        low = min(low, p)
+    floor = max(top * gain, tiny)
+    for k in range(n_keep):
+        out[k] = max(out[k], floor)
+    out[n_keep] = floor
+    out[n_keep + 1] = max(low, floor)
+
+
+@_jit.kernel
+def _hps_decide_kernel(L, n_keep, Lp, A, B, Hk, n_harm, k_lo, k_hi, tol, n_bins):  # pragma: no cover - compiled
+    """Hps's one-frame decision from the log power ``L`` (``n_keep`` bins, then the log
+    floor and the smallest log power, as :func:`_power_floor_kernel` leaves them after a
+    log) of a spectrum of ``n_bins`` bins: the product (:func:`harmonic_product_spectrum`
+    on ``L / 2``), the octave guard and the harmonic refinement (:func:`_harmonic_peaks_one`,
+    :func:`_harmonic_mean_f0_one`). ``Lp``, ``A``, ``B`` [shape=(the product's reach,)],
+    ``Hk`` [shape=(k_hi - k_lo + 1,)]: float32 work buffers; ``tol``: the guard's
+    tolerance (float32, nepers). Returns the f0 [bins]."""
+    half = np.float32(0.5)
+    floor_peak = float(L[n_keep] + np.float32(1e-3))
+    floor_m = half * L[n_keep + 1]
+    n_lp = Lp.shape[0]
+    for i in range(n_lp):
+        Lp[i] = floor_m
+    for i in range(1, n_keep - 1):
+        m = half * L[i]
+        if m > half * L[i - 1] and m >= half * L[i + 1]:
+            Lp[i] = m
+    # The product: harmonic h reads the running maximum of half-width (h + 2) // 2 at h k,
+    # widened one bin each side at a time (ping-pong between A and B), summed in float32
+    # in the order h = 1, 2, ... as the numpy path sums it.
+    n_cand = k_hi - k_lo + 1
+    for c in range(n_cand):
+        Hk[c] = 0.0
+    D = Lp
+    radius = 0
+    for h in range(1, n_harm + 1):
+        while radius < (h + 2) // 2:
+            dst = A if radius % 2 == 0 else B
+            dst[0] = max(D[0], D[1])
+            for i in range(1, n_lp - 1):
+                dst[i] = max(max(D[i - 1], D[i]), D[i + 1])
+            dst[n_lp - 1] = max(D[n_lp - 2], D[n_lp - 1])
+            D = dst
+            radius += 1
+        for c in range(n_cand):
+            Hk[c] += D[h * (c + k_lo)]
+    best = 0
+    for c in range(1, n_cand):
+        if Hk[c] > Hk[best]:
+            best = c
+    k0 = best + k_lo
+    chosen = float(k0)
+    if n_harm > 1:  # the guard, the largest multiple first
+        thr = Hk[best] - tol
+        for m in range(n_harm, 1, -1):
+            r = m // 2 + 1
+            lo = max(m * k0 - k_lo - r, 0)
+            hi = min(m * k0 - k_lo + r, n_cand - 1)
+            if lo > hi:
+                continue
+            j = lo
+            for q in range(lo + 1, hi + 1):
+                if Hk[q] > Hk[j]:
+                    j = q
+            if Hk[j] >= thr:
+                chosen = float(j + k_lo)
+                break
+    # Refinement: each harmonic's highest bin in its window, a parabola through its
+    # neighbours, the power-weighted mean of position / h.
+    cap = math.floor(chosen / 2.0 - 1.0)
+    vs = np.empty(n_harm)
+    fs = np.empty(n_harm)
+    nf = 0
+    for hh in range(1, n_harm + 1):
+        r = int(max(min(math.ceil(hh * 0.5) + 1.0, cap), 0.0))
+        centre = int(np.rint(chosen * hh))
+        lo = max(centre - r, 1)
+        hi = min(centre + r, n_bins - 2)
+        if lo > hi:
+            continue
+        j = lo
+        for q in range(lo + 1, hi + 1):
+            if L[q] > L[j]:
+                j = q
+        v = float(L[j])
+        a = float(L[j - 1])
+        c = float(L[j + 1])
+        if not (math.isfinite(v) and v > a and v >= c and v > floor_peak):
+            continue
+        den = a - 2.0 * v + c
+        delta = min(max(0.5 * (a - c) / den, -0.5), 0.5) if den < 0 else 0.0
+        vs[nf] = v
+        fs[nf] = (j + delta) / hh
+        nf += 1
+    f0 = chosen
+    if nf:
+        top = vs[0]
+        for i in range(1, nf):
+            top = max(top, vs[i])
+        sw = 0.0
+        sf = 0.0
+        for i in range(nf):
+            w = math.exp(vs[i] - top)
+            sw += w
+            sf += w * fs[i]
+        f0 = sf / sw
+    return f0
+
+
+@_jit.kernel
+def _sum_squares_kernel(x, lo, hi):  # pragma: no cover - compiled
+    """``sum_{lo <= j < hi} x_j**2`` (each square rounded in ``x``'s dtype, summed in
+    float64 on four accumulators: one chain of additions is bound by the adder's latency)."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    j = lo
+    while j + 4 <= hi:
+        a0 += float(x[j] * x[j])
+        a1 += float(x[j + 1] * x[j + 1])
+        a2 += float(x[j + 2] * x[j + 2])
+        a3 += float(x[j + 3] * x[j + 3])
+        j += 4
+    while j < hi:
+        a0 += float(x[j] * x[j])
+        j += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+@_jit.kernel
+def _periodicity_kernel(xm, period, tiny):  # pragma: no cover - compiled
+    """:func:`periodicity_at` of one frame ``xm`` (mean removed) at ``period`` [samples],
+    its sums in float64."""
+    N = xm.shape[0]
+    if not (2.0 <= period <= N - 2.0):
+        return 0.0
+    t = int(np.rint(period))
+    # r(tau) = sum_j x_j x_{j + tau} at tau = t - 1, t, t + 1 in one pass (three chains),
+    # then the terms the shorter lags have beyond the longest's.
+    r0 = 0.0
+    r1 = 0.0
+    r2 = 0.0
+    for j in range(N - t - 1):
+        x = float(xm[j])
+        r0 += x * float(xm[j + t - 1])
+        r1 += x * float(xm[j + t])
+        r2 += x * float(xm[j + t + 1])
+    r1 += float(xm[N - t - 1]) * float(xm[N - 1])
+    r0 += float(xm[N - t - 1]) * float(xm[N - 2]) + float(xm[N - t]) * float(xm[N - 1])
+    # m(tau) = sum_{j < N - tau} x_j**2 + sum_{j >= tau} x_j**2, from tau = t + 1 down.
+    head = _sum_squares_kernel(xm, 0, N - t - 1)
+    tail = _sum_squares_kernel(xm, t + 1, N)
+    n = np.zeros(3)
+    r = (r2, r1, r0)
+    for k in range(3):
+        tau = t + 1 - k
+        m = head + tail
+        if m >= tiny:
+            n[2 - k] = 2.0 * r[k] / m
+        head += float(xm[N - tau] * xm[N - tau])
+        tail += float(xm[tau - 1] * xm[tau - 1])
+    i = 0
+    if n[1] > n[i]:
+        i = 1
+    if n[2] > n[i]:
+        i = 2
+    val = n[i]
+    if i == 1:
+        den = (n[0] + n[2]) - (n[1] + n[1])
+        half = (n[0] - n[2]) * 0.5
+        delta = half / den if abs(half) < abs(den) else 0.0
+        val = n[1] - 0.5 * half * delta
+    return min(max(val, 0.0), 1.0)
 
 
 def _harmonic_mean_f0(p, vp, a, c, floor, f0, h):
@@ -1938,7 +2144,8 @@ class Hps(_HarmonicSpectrum):
     As :class:`Yin`. Stateless, causal, no latency. One frame of one channel (a live hop)
     takes its own path: the spectrum on the bins the harmonics reach, the guard and the
     refinement on scalars, buffers kept between calls (about 70 us a frame at the defaults
-    against 320 us through the batch path); its f0 equals the batch path's within 1e-6
+    against 320 us through the batch path; about 27 us with the ``jit`` extra's compiled
+    kernels, see :mod:`fluxstream.dsp._jit`); its f0 equals the batch path's within 1e-6
     relative, its voicing exactly, its confidence within 1e-6.
 
     References
@@ -1970,6 +2177,11 @@ class Hps(_HarmonicSpectrum):
         self._prepare_one(self.n_harmonics * self._k_hi + self.n_harmonics + 8)
         reach = max(self.n_harmonics * self._k_hi + (self.n_harmonics + 2) // 2 + 2, self._bins_one)
         self._bufs_one = tuple(np.empty(reach, dtype=np.float32) for _ in range(3))
+        self._jit = _jit.enabled()
+        if self._jit:
+            self._power_one = np.empty(self._bins_one + 2, dtype=np.float32)
+            self._hk_one = np.empty(self._k_hi - self._k_lo + 1, dtype=np.float32)
+            self._process_one(np.zeros(self.frame_length, dtype=np.float32))  # compile now, not live
         self.reset()
 
     def _estimate(self, x):
@@ -2004,6 +2216,8 @@ class Hps(_HarmonicSpectrum):
     def _process_one(self, x: np.ndarray) -> np.ndarray:
         """``process`` of one frame ``(frame_length,)`` -> ``(1, 1, 3)``."""
         xm = _centred_one(x)
+        if self._jit:
+            return self._compiled_one(xm)
         L, floor, lowest = self._log_power_one(xm)
         H = harmonic_product_spectrum(0.5 * L, self.n_harmonics, self._k_lo, self._k_hi, floor=0.5 * lowest,
                                       work=self._bufs_one)
@@ -2024,6 +2238,23 @@ class Hps(_HarmonicSpectrum):
                     chosen = float(j + self._k_lo)
                     break
         return self._finish_one(xm, L, floor, chosen, 0.5)
+
+    def _compiled_one(self, xm: np.ndarray) -> np.ndarray:
+        """:meth:`_process_one` by the compiled kernels, from the centred frame."""
+        N = self.frame_length
+        buf = self._plan_one.input.reshape(-1)
+        np.multiply(xm, self._window, out=buf[:N])
+        buf[N:] = 0.0
+        ri = self._plan_one().reshape(-1).view(np.float32)  # re, im, re, im, ...
+        L = self._power_one
+        _power_floor_kernel(ri, self._bins_one, self._floor_gain, _TINY32_F, L)
+        np.log(L, out=L)
+        f0 = _hps_decide_kernel(L, self._bins_one, *self._bufs_one, self._hk_one, self.n_harmonics,
+                                self._k_lo, self._k_hi, np.float32(self.octave_guard_db * _NEPERS_PER_DB),
+                                self.n_fft // 2 + 1) * self.bin_hz
+        per = np.float32(_periodicity_kernel(xm, self.sample_rate / f0, _TINY32))
+        voiced = per >= self._voicing_threshold
+        return np.array([[[f0 if voiced else 0.0, per, 1.0 if voiced else 0.0]]], dtype=np.float32)
 
     _one_frame = _process_one
 

@@ -394,14 +394,16 @@ def test_other_parameter_checks():
 @pytest.mark.parametrize("kw", [{}, dict(sample_rate=22050, fmax_hz=2000.0), dict(n_harmonics=1),
                                 dict(n_harmonics=9, zero_padding=2),
                                 dict(sample_rate=16000, frame_length=1024, fmin_hz=80.0, fmax_hz=7000.0)])
-def test_harmonic_estimators_one_frame_path_equals_their_batch_path(cls, kw, rng):
+def test_harmonic_estimators_one_frame_path_equals_their_batch_path(cls, kw, kernels, rng):
     # A live hop takes Hps's and Shs's own path: Hps's spectrum on the bins the harmonics
-    # reach, its guard, and both refinements per harmonic on Python floats. The candidate
-    # and the voicing flag agree; f0 within 1e-6 relative (the refinement's weights are
-    # float64 throughout) and the periodicity (the confidence) within 1e-6 (summed in
-    # another order). Tones at the range's edges (the bins reached are the most there),
-    # missing fundamentals, noise, silence, a ramp, DC, and random harmonic mixtures.
+    # reach, its guard, and both refinements per harmonic on Python floats (or Hps's
+    # compiled kernels). The candidate and the voicing flag agree; f0 within 1e-6 relative
+    # (the refinement's weights are float64 throughout) and the periodicity (the
+    # confidence) within 1e-6 (summed in another order). Tones at the range's edges (the
+    # bins reached are the most there), missing fundamentals, noise, silence, a ramp, DC,
+    # and random harmonic mixtures.
     est = cls(**kw)
+    assert getattr(est, "_jit", False) == (kernels == "jit" and cls is P.Hps)
     N, sr = est.frame_length, est.sample_rate
     t = np.arange(N) / sr
     frames = [np.sin(2 * np.pi * f * t) for f in (est.fmin_hz, 110.0, 333.3, 0.99 * est.fmax_hz)]

@@ -1,0 +1,50 @@
+"""Optional compiled kernels for the live one-frame paths (numba, the ``jit`` extra).
+
+A live hop is one frame, and on one frame a numpy call costs far more in dispatch than in
+arithmetic: a descriptor that takes six calls over 1025 bins spends most of its time
+between them. Where a stage's one-frame path is a chain of such calls, it may also carry a
+compiled kernel that does the same arithmetic in one pass. The kernels are used when numba
+is installed (``pip install "fluxstream[jit]"``) and the environment does not say
+``FLUXSTREAM_JIT=0``; otherwise the numpy paths run, with the same results (the tests hold
+each kernel to its numpy path). File mode (many frames per call) never uses them: there
+numpy's per-call cost is spread over the frames.
+
+Compilation happens when a stage is built (:func:`warm`), never on the audio thread; the
+machine code is cached on disk (numba's ``cache=True``), so only the first run after an
+install compiles.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["AVAILABLE", "enabled", "kernel"]
+
+_OFF = ("0", "false", "no", "off")
+
+try:
+    if os.environ.get("FLUXSTREAM_JIT", "1").strip().lower() in _OFF:
+        raise ImportError("disabled by FLUXSTREAM_JIT")
+    import numba as _numba
+except ImportError:  # not installed, or switched off: the numpy paths serve
+    _numba = None
+
+#: numba is importable and not switched off by ``FLUXSTREAM_JIT=0``.
+AVAILABLE = _numba is not None
+
+#: Stages built while this is true use their compiled kernel (tests switch it per stage).
+ENABLED = AVAILABLE
+
+
+def enabled() -> bool:
+    """Whether a stage built now should use its compiled kernel."""
+    return AVAILABLE and ENABLED
+
+
+def kernel(fn):
+    """``fn`` compiled by numba (no Python objects, GIL released, cached on disk), or
+    ``None`` when numba is unavailable. The function must also run as plain Python: the
+    tests call the original (``.py_func``) where numba is missing."""
+    if _numba is None:
+        return None
+    return _numba.njit(cache=True, nogil=True)(fn)
