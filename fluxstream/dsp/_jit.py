@@ -9,16 +9,16 @@ is installed (``pip install "fluxstream[jit]"``) and the environment does not sa
 each kernel to its numpy path). File mode (many frames per call) never uses them: there
 numpy's per-call cost is spread over the frames.
 
-Compilation happens when a stage is built (:func:`warm`), never on the audio thread; the
-machine code is cached on disk (numba's ``cache=True``), so only the first run after an
-install compiles.
+Compilation happens before the engine opens its source (:func:`warm`), never on the audio
+thread; the machine code is cached on disk (numba's ``cache=True``), so only the first run
+after an install compiles (some seconds; later runs load it in a fraction of a second).
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["AVAILABLE", "enabled", "kernel"]
+__all__ = ["AVAILABLE", "ENABLED", "enabled", "kernel", "warm"]
 
 _OFF = ("0", "false", "no", "off")
 
@@ -39,6 +39,25 @@ ENABLED = AVAILABLE
 def enabled() -> bool:
     """Whether a stage built now should use its compiled kernel."""
     return AVAILABLE and ENABLED
+
+
+_warmed = False
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) every kernel now, once per process.
+
+    numba holds the GIL while it compiles or loads: on the first live hop that would
+    starve a device's audio callback (PortAudio input overflows). The engine calls this
+    before it opens its source. No-op without numba or when switched off."""
+    global _warmed
+    if _warmed or not enabled():
+        return
+    from . import frame_kernels, pitch
+
+    frame_kernels.warm()
+    pitch.warm_kernels()
+    _warmed = True
 
 
 def kernel(fn):

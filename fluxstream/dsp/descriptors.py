@@ -40,6 +40,7 @@ import numpy as np
 import scipy.fft
 
 from ..errors import ConfigError
+from . import _jit, frame_kernels
 from .spectral import power_to_db, spectral_centroid
 
 __all__ = [
@@ -514,7 +515,12 @@ def _rolloff(S: np.ndarray, f: np.ndarray, roll_percent: float) -> np.ndarray:
     if S.ndim and S.size == S.shape[-1]:
         # One frame (a live hop): the same sum and comparison, the count by a binary search
         # (count_nonzero along an axis costs more than the cumulative sum here).
-        cum = np.cumsum(S.reshape(-1))
+        x = S.reshape(-1)
+        if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous:
+            m = frame_kernels.rolloff_index(x, np.float32(roll_percent))
+            if m >= 0:
+                return f[np.full(S.shape[:-1], m)]
+        cum = np.cumsum(x)
         thresh = cum[-1:] * roll_percent
         if not np.isnan(thresh[0]):  # (a NaN would sort after every number)
             m = min(int(cum.searchsorted(thresh)[0]), S.shape[-1] - 1)
@@ -681,13 +687,28 @@ def _contrast_plan(ranges: tuple) -> tuple:
     return simple, idx, wide
 
 
+@functools.lru_cache(maxsize=32)
+def _contrast_arrays(ranges: tuple) -> tuple:
+    """The band layout as the compiled kernel reads it: start, end and q per band."""
+    a = np.array(ranges, dtype=np.int64).reshape(-1, 3)
+    return tuple(np.ascontiguousarray(a[:, i]) for i in range(3))
+
+
 def contrast_from_bands(S: np.ndarray, ranges, linear: bool = False) -> np.ndarray:
     """Spectral contrast of ``S`` [shape=(..., n_bins)] over precomputed
     :func:`contrast_bands` -> ``(..., len(ranges))``; see :func:`spectral_contrast`."""
     lead = S.shape[:-1]
     simple, idx, wide = _contrast_plan(ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges)))
     if S.size == S.shape[-1]:
-        return _contrast_one(S.reshape(-1), simple, idx, wide, linear).reshape(lead + (len(ranges),))
+        x = S.reshape(-1)
+        starts, ends, qs = _contrast_arrays(ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges)))
+        if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous and ends.max() <= x.shape[0]:
+            q = int(qs.max())
+            out = np.empty(len(ranges), dtype=np.float32)
+            if frame_kernels.contrast(x, starts, ends, qs, bool(linear), np.float32(1e-10),
+                                      np.empty(q, np.float32), np.empty(q, np.float32), out):
+                return out.reshape(lead + (len(ranges),))
+        return _contrast_one(x, simple, idx, wide, linear).reshape(lead + (len(ranges),))
     S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
     ext = np.empty((S.shape[0], 2, len(ranges)), dtype=S.dtype)  # [valley, peak] per band
     if simple:
@@ -1120,6 +1141,9 @@ def zero_crossing_rate(frames: np.ndarray, threshold: float = 1e-10) -> np.ndarr
     N = x.shape[-1]
     if N == 0:
         return np.zeros(x.shape[:-1], dtype=x.dtype)
+    if _jit.ENABLED and x.size == N and x.dtype == np.float32 and x.flags.c_contiguous:  # a live hop
+        n = frame_kernels.zero_crossings(x.reshape(-1), np.float32(thr))
+        return np.full(x.shape[:-1], n, dtype=x.dtype) * x.dtype.type(1.0 / N)
     # Negative means below -threshold: values clipped to 0 (and -0.0) count as positive.
     neg = x < -x.dtype.type(thr)
     crossings = (neg[..., 1:] != neg[..., :-1]).sum(axis=-1)  # faster than count_nonzero(axis=)

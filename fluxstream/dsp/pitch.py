@@ -1148,6 +1148,13 @@ def _periodicity_kernel(xm, period, tiny):  # pragma: no cover - compiled
     return min(max(val, 0.0), 1.0)
 
 
+def warm_kernels() -> None:
+    """Compile (or load) this module's kernels for the types a live hop passes: a small
+    :class:`Hps` built with the kernels on runs its one-frame path once."""
+    if _jit.enabled():
+        Hps(sample_rate=8000, frame_length=256, fmin_hz=100.0, fmax_hz=1000.0)
+
+
 def _harmonic_mean_f0(p, vp, a, c, floor, f0, h):
     """:func:`refine_by_harmonics`' last step, from the highest bin ``p`` of each
     harmonic's window, its log power ``vp`` and its neighbours' ``a``, ``c``."""

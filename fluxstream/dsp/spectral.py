@@ -7,7 +7,11 @@ and never mutate their input.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from . import _jit, frame_kernels
 
 __all__ = [
     "fft_frequencies",
@@ -100,7 +104,14 @@ def spectral_centroid(S: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     -------
     centroid_hz : ndarray [shape=(...)] [Hz]
     """
+    if _jit.ENABLED and S.size == S.shape[-1] and S.dtype == np.float32 and S.flags.c_contiguous:
+        # One frame (a live hop): one compiled pass.
+        f = np.asarray(freqs_hz, dtype=np.float32)
+        num, den = frame_kernels.centroid(S.reshape(-1), f) if f.shape == S.shape[-1:] else (0.0, math.nan)
+        if math.isfinite(den):  # NaN and inf (and a wrong shape) take the numpy path
+            return np.full(S.shape[:-1], num / den if den >= _TINY32 else 0.0, dtype=np.float32)
     num = S @ freqs_hz.astype(S.dtype, copy=False)
     den = S.sum(axis=-1)
-    # Silent frames keep num = 0 (division skipped there), as librosa's unnormalised 0.
-    return np.divide(num, den, out=num, where=den >= _TINY32)
+    # Silent frames get 0, as librosa's unnormalised 0 (their num is not always 0: bins of
+    # subnormal magnitude weighted by kHz can reach a normal number).
+    return np.divide(num, den, out=np.zeros_like(num), where=den >= _TINY32)

@@ -30,12 +30,15 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from . import _jit, frame_kernels
 from .descriptors import _TINY32, _ZERO_SPREAD
 
 __all__ = ["SUMMARY_COLUMNS", "SummaryKernel", "spectral_summary"]
 
 #: Frames up to which the final formulas run on Python floats (see ``__call__``).
 _SCALAR_FRAMES = 4
+
+_TINY32_F = np.float32(_TINY32)
 
 #: Column order of :class:`SummaryKernel`'s output.
 SUMMARY_COLUMNS = ("centroid", "spread", "skewness", "kurtosis", "slope", "decrease", "crest",
@@ -89,6 +92,8 @@ class SummaryKernel:
         self._zero_spread = _ZERO_SPREAD * float(np.max(np.abs(f64)))
         self._inv_log_k = 1.0 / math.log(K) if K >= 2 else 0.0
         self._amin = float(amin)
+        self._amin32 = np.float32(amin)
+        self._logs_one = np.empty(2 * K, dtype=np.float32)  # the compiled path's log buffer
 
     def __call__(self, S: np.ndarray) -> np.ndarray:
         """Summary of ``S`` [shape=(..., n_bins)], non-negative -> ``(..., 9)``."""
@@ -150,6 +155,10 @@ class SummaryKernel:
         """:meth:`_reductions` of one frame ``x`` [shape=(n_bins,)] as Python floats, by
         1-D dot products: numpy's batched reductions cost several times more per call on one
         row. Sums taken in another order: equal within float32 round-off."""
+        if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous:
+            r = self._reductions_compiled(x)
+            if r is not None:
+                return r
         dt = x.dtype.type
         total = float(np.add.reduce(x))
         x64 = x.astype(np.float64)
@@ -166,6 +175,20 @@ class SummaryKernel:
         return [total, f_sum, slope_sum, dec_sum, float(x[0]), float(np.maximum.reduce(x)),
                 float(np.add.reduce(w)), float(w.dot(d)), float(w.dot(d2)), float(np.add.reduce(T)),
                 t_sum, float(x.dot(lx))]
+
+    def _reductions_compiled(self, x: np.ndarray) -> list | None:
+        """:meth:`_reductions_one` by the compiled kernels (float32 ``x``): two passes
+        around one numpy log; sums in float64. None for a frame with NaN or inf, which
+        the numpy path handles."""
+        buf = self._logs_one
+        total, f_sum, slope_sum, dec_sum, peak, t_sum = frame_kernels.summary_pass1(
+            x, self._W64, self._amin32, _TINY32_F, buf)
+        if not math.isfinite(total):
+            return None
+        np.log(buf, out=buf)
+        w2, w3, w4, log_t, slogs = frame_kernels.summary_pass2(
+            x, self._f[np.dtype(np.float64)], f_sum / max(total, _TINY32), buf)
+        return [total, f_sum, slope_sum, dec_sum, float(x[0]), peak, w2, w3, w4, log_t, t_sum, slogs]
 
     def _finish_frame(self, total, f_sum, slope_sum, dec_sum, s0, peak, w2, w3, w4, log_t, t_sum, slogs):
         """The nine values of one frame from its reductions (Python floats)."""

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..config import Config
+from ..dsp import _jit
 from ..dsp.graph import Graph
 from ..dsp.registry import AnalysisContext
 from ..errors import FluxstreamError, StreamError
@@ -187,6 +188,11 @@ class Engine:
         """
         if self._opened:
             return
+        if getattr(self.source, "live", False) or getattr(self.source, "realtime", False):
+            # The live paths' compiled kernels, ready before a device's callback needs the
+            # GIL (numba holds it while compiling or loading). A file run as fast as it can
+            # goes in large blocks, which never take those paths.
+            _jit.warm()
         self.source.open()
         self._opened = True
         self._blas = _single_threaded_blas()

@@ -72,10 +72,10 @@ def test_rolloff_equals_librosa(sr, n_fft, hop, rng):
         np.testing.assert_allclose(D.spectral_rolloff(S, f, roll_percent=roll), ref, rtol=1e-7)
 
 
-def test_rolloff_of_one_frame_equals_the_batch(rng):
-    # A live hop (one frame) takes a binary search for the crossing: every frame of a
-    # batch, alone, must give the batch's value, including silence, a single bin at
-    # either end, flat, inf and NaN.
+def test_rolloff_of_one_frame_equals_the_batch(kernels, rng):
+    # A live hop (one frame) takes a binary search for the crossing (or the compiled
+    # kernel's scan, in the same float32 sums): every frame of a batch, alone, must give
+    # the batch's value, including silence, a single bin at either end, flat, inf and NaN.
     f = fft_frequencies(22050, 512)
     S = np.abs(rng.standard_normal((40, 257))).astype(np.float32) ** 3
     special = np.zeros((6, 257), np.float32)
@@ -176,18 +176,28 @@ def _contrast_reference(S, f, fmin, n_bands, quantile):
 @pytest.mark.parametrize("sr,n_fft,fmin,n_bands,quantile", [(48000, 2048, 200.0, 6, 0.02),
                                                            (16000, 512, 100.0, 4, 0.1),
                                                            (22050, 1024, 300.0, 3, 0.2)])
-def test_contrast_of_one_frame_equals_the_batch(sr, n_fft, fmin, n_bands, quantile, linear, rng):
-    # A live hop (one frame) takes 1-D reductions: the batch's numbers within float32
-    # round-off (its sums over a wide band's ends run in another order), on layouts where
-    # one, several or all bands average more than one bin at each end.
+def test_contrast_of_one_frame_equals_the_batch(sr, n_fft, fmin, n_bands, quantile, linear, kernels, rng):
+    # A live hop (one frame) takes 1-D reductions, or the compiled kernel's insertion
+    # selection of each band's q extremes: the batch's numbers within float32 round-off
+    # (its sums over a wide band's ends may run in another order), on layouts where one,
+    # several or all bands average more than one bin at each end; silence, zeros, ties
+    # (values repeated across a band), a band's extremes at its edges, inf; a NaN frame
+    # gives the batch's NaN where the batch has it.
     f = fft_frequencies(sr, n_fft)
     ranges = D.contrast_bands(f, fmin, n_bands, quantile)
-    S = np.abs(rng.standard_normal((30, n_fft // 2 + 1))).astype(np.float32) ** 2
+    K = n_fft // 2 + 1
+    S = np.abs(rng.standard_normal((30, K))).astype(np.float32) ** 2
     S[0] = 0.0
     S[1, 5:9] = 0.0
+    S[2] = np.round(S[2] * 2) / 2  # ties
+    S[3] = np.linspace(0.0, 1.0, K)  # each band's extremes at its edges
+    S[4] = S[3][::-1]
+    S[5, K // 2] = np.inf
+    S[6, K // 3] = np.nan
     batch = D.contrast_from_bands(S, ranges, linear)
     alone = np.array([D.contrast_from_bands(s[None, None], ranges, linear)[0, 0] for s in S])
-    np.testing.assert_allclose(alone, batch, rtol=1e-6, atol=1e-6)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(alone, batch, rtol=1e-6, atol=1e-6)
 
 
 def test_contrast_is_the_documented_formula(rng):
@@ -345,6 +355,24 @@ def test_harmonic_ratio_equals_direct_autocorrelation(rng):
     for t in range(5):
         r = np.correlate(fr[t].astype(np.float64), fr[t].astype(np.float64), "full")[N - 1:]
         assert got[t] == pytest.approx(max(0.0, r[lo:hi + 1].max() / r[0]), rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.1])
+def test_zcr_of_one_frame_equals_the_batch(threshold, kernels, rng):
+    # A live hop (one frame) may take the compiled count: the same crossings, exactly, on
+    # noise, a sine, silence, a constant, values at +-threshold and -0.0, NaN and inf.
+    n = 512
+    x = rng.standard_normal((12, n)).astype(np.float32)
+    x[1] = np.sin(np.arange(n) * 0.3)
+    x[2] = 0.0
+    x[3] = -1.0
+    x[4, ::2] = -threshold
+    x[5, ::3] = -0.0
+    x[6, 100] = np.nan
+    x[7, 200] = -np.inf
+    batch = D.zero_crossing_rate(x, threshold)
+    alone = [D.zero_crossing_rate(r[None, None], threshold)[0, 0] for r in x]
+    np.testing.assert_array_equal(alone, batch)
 
 
 def test_zcr_sign_convention():

@@ -27,6 +27,25 @@ def test_centroid_equals_librosa(sr, n_fft, hop, rng):
     np.testing.assert_allclose(got, ref, rtol=1e-5)
 
 
+def test_centroid_of_one_frame_equals_the_batch(kernels, rng):
+    # A live hop (one frame) may take the compiled pass (float64 sums): the batch's values
+    # within float32 round-off on noise, a single bin, silence (0 Hz), subnormal totals
+    # (0 Hz); NaN and inf frames give the batch's NaN.
+    f = spectral.fft_frequencies(48000, 1024)
+    S = np.abs(rng.standard_normal((10, f.size))).astype(np.float32)
+    S[1] = 0.0
+    S[1, 77] = 2.0
+    S[2] = 0.0
+    S[3] = 1e-44
+    S[4, 9] = np.nan
+    S[5, 9] = np.inf
+    with np.errstate(invalid="ignore"):
+        batch = spectral.spectral_centroid(S, f)
+        alone = [spectral.spectral_centroid(s[None, None], f)[0, 0] for s in S]
+    np.testing.assert_allclose(alone, batch, rtol=1e-6)
+    assert batch[1] == np.float32(f[77]) and batch[2] == batch[3] == 0.0
+
+
 def test_fft_frequencies_equal_librosa():
     np.testing.assert_allclose(spectral.fft_frequencies(44100, 1024), librosa.fft_frequencies(sr=44100, n_fft=1024))
 

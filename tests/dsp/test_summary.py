@@ -58,16 +58,16 @@ def check_columns(got, S, f):
 
 
 @pytest.mark.parametrize("n_frames", [1, 2, _SCALAR_FRAMES, _SCALAR_FRAMES + 1, 11])
-def test_equals_individual_kernels_on_special_frames(n_frames, rng):
+def test_equals_individual_kernels_on_special_frames(n_frames, kernels, rng):
     f = fft_frequencies(48000, 2048)
     S = special_frames(rng)
     S = np.concatenate([S] * (1 + n_frames // len(S)))[:n_frames][None]  # (1, n, K)
     check_columns(SummaryKernel(f)(S), S, f)
 
 
-def test_both_paths_agree_frame_by_frame(rng):
-    # The Python-float path (one frame at a time) and the numpy path (all at once) give the
-    # same values, so a live stream and a file agree.
+def test_both_paths_agree_frame_by_frame(kernels, rng):
+    # The Python-float path (one frame at a time; or the compiled kernels) and the numpy
+    # path (all at once) give the same values, so a live stream and a file agree.
     f = fft_frequencies(48000, 2048)
     S = special_frames(rng)[None]
     k = SummaryKernel(f)

@@ -1,0 +1,277 @@
+"""Compiled one-frame kernels of the spectral descriptors (the ``jit`` extra).
+
+Each kernel is the arithmetic of one descriptor's one-frame (live hop) path in a single
+compiled pass, for :mod:`~fluxstream.dsp.descriptors` and :mod:`~fluxstream.dsp.summary`
+to call when :data:`fluxstream.dsp._jit.ENABLED` (numba installed, not switched off). The
+numpy paths stay the reference: the tests hold every kernel to them.
+
+Conventions: spectra are float32 or float64 1-D arrays; sums run in float64 (the numpy
+paths sum float32 pairwise, so results agree within float32 round-off) except where noted,
+where a kernel repeats numpy's float32 order exactly. Logarithms are left to numpy (one
+vectorised call between two kernels): numba's scalar log is several times slower and would
+round differently from the batch path.
+
+Kernels are ``None`` without numba; callers check :data:`~fluxstream.dsp._jit.ENABLED`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _jit
+
+__all__ = ["centroid", "contrast", "pairwise_sum32", "rolloff_index", "summary_pass1", "summary_pass2",
+           "zero_crossings"]
+
+
+@_jit.kernel
+def _block_sum32(a, lo, n):  # pragma: no cover - compiled
+    """numpy's sum of ``a[lo:lo + n]`` for ``n <= 128``: sequential under 8 terms, else
+    eight strided accumulators combined as a tree, then the remainder."""
+    if n < 8:
+        res = a[lo] - a[lo]
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@_jit.kernel
+def pairwise_sum32(a, lo, n):  # pragma: no cover - compiled
+    """numpy's sum of ``a[lo:lo + n]`` in ``a``'s dtype (``np.add.reduce`` of a contiguous
+    float array): blocks of up to 128 (:func:`_block_sum32`), halves (the first a multiple
+    of 8 long) above, added left + right. Same roundings, same result. The halving runs
+    on an explicit stack: numba's disk cache cannot hold a recursive function."""
+    if n <= 128:
+        return _block_sum32(a, lo, n)
+    los = np.empty(64, dtype=np.int64)  # pending ranges, and how far each has got
+    ns = np.empty(64, dtype=np.int64)
+    stage = np.empty(64, dtype=np.int64)
+    vals = np.empty(64, dtype=a.dtype)  # finished sums, left before right
+    top = 0
+    los[0] = lo
+    ns[0] = n
+    stage[0] = 0
+    nv = 0
+    while top >= 0:
+        m = ns[top]
+        if m <= 128:
+            vals[nv] = _block_sum32(a, los[top], m)
+            nv += 1
+            top -= 1
+            continue
+        m2 = m // 2
+        m2 -= m2 % 8
+        if stage[top] == 2:  # both halves done
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+            continue
+        l0 = los[top] if stage[top] == 0 else los[top] + m2
+        n0 = m2 if stage[top] == 0 else m - m2
+        stage[top] += 1
+        top += 1
+        los[top] = l0
+        ns[top] = n0
+        stage[top] = 0
+    return vals[0]
+
+
+@_jit.kernel
+def summary_pass1(x, W, amin, tiny, buf):  # pragma: no cover - compiled
+    """First pass of :meth:`SummaryKernel._reductions_one` over ``x`` [shape=(K,)]: the
+    total, the three linear sums ``x @ W`` (``W`` [shape=(K, 3)], float64), the peak and
+    ``sum max(x**2, amin)``; fills ``buf[:K] = max(x**2, amin)`` and ``buf[K:] = max(x,
+    tiny)`` for the caller's log. The two plain sums are numpy's (:func:`pairwise_sum32`),
+    so the centroid, on which the higher moments hang, rounds as the numpy paths'. Returns
+    ``(total, f_sum, slope_sum, dec_sum, peak, t_sum)``."""
+    K = x.shape[0]
+    f_sum = 0.0
+    slope_sum = 0.0
+    dec_sum = 0.0
+    peak = x[0]
+    for k in range(K):
+        v = x[k]
+        s = float(v)
+        f_sum += s * W[k, 0]
+        slope_sum += s * W[k, 1]
+        dec_sum += s * W[k, 2]
+        peak = max(peak, v)
+        buf[k] = max(v * v, amin)
+        buf[K + k] = max(v, tiny)
+    total = float(pairwise_sum32(x, 0, K))
+    return total, f_sum, slope_sum, dec_sum, float(peak), float(pairwise_sum32(buf, 0, K))
+
+
+@_jit.kernel
+def summary_pass2(x, f, c, logs):  # pragma: no cover - compiled
+    """Second pass: with ``d = f - c`` (``c`` the centroid [Hz]) the central sums
+    ``sum x d**2``, ``sum x d**3``, ``sum x d**4``, then ``sum logs[:K]`` (log power,
+    numpy's sum) and ``sum x logs[K:]`` (``x log x``). Returns the five as floats."""
+    K = x.shape[0]
+    w2 = 0.0
+    w3 = 0.0
+    w4 = 0.0
+    slogs = 0.0
+    for k in range(K):
+        s = float(x[k])
+        d = f[k] - c
+        w = s * (d * d)
+        w2 += w
+        w3 += w * d
+        w4 += w * (d * d)
+        slogs += float(x[k] * logs[K + k])
+    return w2, w3, w4, float(pairwise_sum32(logs, 0, K)), slogs
+
+
+@_jit.kernel
+def rolloff_index(x, roll_percent):  # pragma: no cover - compiled
+    """The roll-off bin of ``x``: the first bin whose cumulative sum reaches
+    ``roll_percent`` of the total, capped at the last bin; ``-1`` when the threshold is
+    NaN. Sums in ``x``'s dtype in numpy's ``cumsum`` order, so the bin equals the numpy
+    path's exactly."""
+    K = x.shape[0]
+    run = x[0] - x[0]
+    for k in range(K):
+        run += x[k]
+    thresh = run * roll_percent
+    if thresh != thresh:
+        return -1
+    run = x[0] - x[0]
+    for k in range(K):
+        run += x[k]
+        if run >= thresh:
+            return k
+    return K - 1
+
+
+@_jit.kernel
+def centroid(x, f):  # pragma: no cover - compiled
+    """``(sum f x, sum x)``: the centroid's numerator [Hz] and denominator."""
+    num = 0.0
+    den = 0.0
+    for k in range(x.shape[0]):
+        s = float(x[k])
+        num += s * f[k]
+        den += s
+    return num, den
+
+
+@_jit.kernel
+def zero_crossings(x, thr):  # pragma: no cover - compiled
+    """Sign changes between neighbours of ``x``, a value below ``-thr`` counting as
+    negative (as :func:`~fluxstream.dsp.descriptors.zero_crossing_rate`)."""
+    n = 0
+    prev = x[0] < -thr
+    for j in range(1, x.shape[0]):
+        neg = x[j] < -thr
+        if neg != prev:
+            n += 1
+        prev = neg
+    return n
+
+
+@_jit.kernel
+def contrast(x, starts, ends, qs, linear, amin, low, high, out):  # pragma: no cover - compiled
+    """Spectral contrast of ``x`` over bands ``[starts[b], ends[b])``: the mean of the
+    ``qs[b]`` largest values minus the mean of the ``qs[b]`` smallest, in dB (``10 log10
+    max(v, amin)``) unless ``linear``, into ``out[b]``. The ``q`` extremes are kept sorted
+    in ``low`` and ``high`` (length >= max q) by insertion, cheaper than a sort for the
+    small ``q`` of contrast's quantile; each mean sums them ascending as numpy sums a sorted
+    slice. Returns False, leaving ``out`` unfinished, when a band holds a NaN (the numpy
+    path's sort decides where NaN goes)."""
+    for b in range(starts.shape[0]):
+        a = starts[b]
+        e = ends[b]
+        q = qs[b]
+        if q == 1:
+            lo = x[a]
+            hi = x[a]
+            if lo != lo:
+                return False
+            for k in range(a + 1, e):
+                v = x[k]
+                if v != v:
+                    return False
+                lo = min(lo, v)
+                hi = max(hi, v)
+            valley = lo
+            peak = hi
+        else:
+            # low[:m] ascending: the m smallest so far; high[:m] ascending: the m largest.
+            m = 0
+            for k in range(a, e):
+                v = x[k]
+                if v != v:
+                    return False
+                if m < q:
+                    i = m
+                    while i > 0 and low[i - 1] > v:
+                        low[i] = low[i - 1]
+                        i -= 1
+                    low[i] = v
+                    i = m
+                    while i > 0 and high[i - 1] > v:
+                        high[i] = high[i - 1]
+                        i -= 1
+                    high[i] = v
+                    m += 1
+                    continue
+                if v < low[q - 1]:
+                    i = q - 1
+                    while i > 0 and low[i - 1] > v:
+                        low[i] = low[i - 1]
+                        i -= 1
+                    low[i] = v
+                if v > high[0]:
+                    i = 0
+                    while i + 1 < q and high[i + 1] < v:
+                        high[i] = high[i + 1]
+                        i += 1
+                    high[i] = v
+            scale = x[0] - x[0] + q
+            valley = pairwise_sum32(low, 0, q) / scale
+            peak = pairwise_sum32(high, 0, q) / scale
+        if linear:
+            out[b] = peak - valley
+        else:
+            ten = x[0] - x[0] + 10.0
+            out[b] = ten * math.log10(max(peak, amin)) - ten * math.log10(max(valley, amin))
+    return True
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) every kernel for float32 spectra now, not on
+    the first live hop. No-op without numba."""
+    if not _jit.AVAILABLE:
+        return
+    x = np.linspace(0.0, 1.0, 16, dtype=np.float32)
+    W = np.zeros((16, 3))
+    buf = np.empty(32, dtype=np.float32)
+    summary_pass1(x, W, np.float32(1e-10), np.float32(1e-38), buf)
+    summary_pass2(x, np.arange(16.0), 1.0, buf)
+    rolloff_index(x, np.float32(0.85))
+    centroid(x, np.arange(16.0, dtype=np.float32))
+    zero_crossings(x, np.float32(0.0))
+    i = np.array([0, 4], dtype=np.int64)
+    contrast(x, i, i + 8, np.array([1, 3], dtype=np.int64), False, np.float32(1e-10),
+             np.empty(3, np.float32), np.empty(3, np.float32), np.empty(2, np.float32))
