@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
+import pytest
 from hypothesis import strategies as st
+
+from fluxstream.dsp import _jit
+
+#: Both one-frame paths, for property tests (hypothesis cannot take the ``kernels``
+#: fixture): parametrize over these and run the stage inside :func:`use_kernels`.
+KERNELS = [pytest.param("numpy"),
+           pytest.param("jit", marks=pytest.mark.skipif(not _jit.AVAILABLE, reason="numba is not installed"))]
+
+
+@contextmanager
+def use_kernels(mode: str):
+    """Stages run (and are built) with the compiled kernels (``"jit"``) or without."""
+    old = _jit.ENABLED
+    _jit.ENABLED = mode == "jit"
+    try:
+        yield
+    finally:
+        _jit.ENABLED = old
 
 
 def split(x: np.ndarray, sizes, max_blocks: int = 300) -> list[np.ndarray]:

@@ -17,6 +17,7 @@ from math import factorial
 import numpy as np
 
 from ..errors import ConfigError
+from . import _jit, frame_kernels
 
 __all__ = ["delta_filter", "delta", "Delta"]
 
@@ -295,6 +296,12 @@ class Delta:
             # A live hop: one frame after the head. The window is the history plus this
             # frame, in place; the same arithmetic as the general path below.
             buf = self._buf
+            if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous:
+                out = np.empty((C, 1, dim), dtype=np.float32)
+                frame_kernels.delta_hop(buf, x, self._w, self._last)
+                out[...] = self._last
+                self._k = k1
+                return out
             buf[:, W - 1] = x[:, 0]
             inner = _interior(buf, self._w)
             buf[:, : W - 1] = buf[:, 1:]

@@ -927,6 +927,7 @@ class _FrameHistory:
 
     def __init__(self):
         self._last = np.zeros((0, 0), dtype=np.float32)
+        self._scratch: np.ndarray | None = None
         self.clear()
 
     def clear(self) -> None:
@@ -951,6 +952,14 @@ class _FrameHistory:
         prev[:, 1:] = X[:, :-1]
         self._last[...] = X[:, -1]
         return prev
+
+    def scratch(self, x: np.ndarray) -> np.ndarray:
+        """A work buffer shaped and typed as the one-channel frame ``x`` [shape=(K,)],
+        kept between calls."""
+        buf = self._scratch
+        if buf is None or buf.shape != x.shape or buf.dtype != x.dtype:
+            buf = self._scratch = np.empty_like(x)
+        return buf
 
     def check(self, S: np.ndarray) -> np.ndarray:
         """``S`` as a floating (C, n, K) array that matches the remembered frame."""
@@ -1045,7 +1054,14 @@ class Flux:
         if S.shape[1] == 0:
             return np.zeros(S.shape[:2], dtype=S.dtype)
         X = self._compress(S)
-        return spectral_flux(X, self._history.previous(X), rectify=self.rectify, norm=self.norm)
+        h = self._history
+        if (_jit.ENABLED and self.norm in (1.0, 2.0) and X.shape[:2] == (1, 1) and h._full
+                and X.dtype == np.float32 and h._last.dtype == np.float32):
+            # A live hop of one channel: one compiled pass, which also keeps the frame.
+            x = np.ascontiguousarray(X).reshape(-1)
+            v = frame_kernels.flux_hop(x, h._last.reshape(-1), self.rectify, self.norm == 2.0, h.scratch(x))
+            return np.array([[np.sqrt(v) if self.norm == 2.0 else v]], dtype=np.float32)
+        return spectral_flux(X, h.previous(X), rectify=self.rectify, norm=self.norm)
 
 
 class ModifiedKL:
@@ -1105,7 +1121,16 @@ class ModifiedKL:
         S = self._history.check(S)
         if S.shape[1] == 0:
             return np.zeros(S.shape[:2], dtype=S.dtype)
-        return modified_kl(S, self._history.previous(S), eps=self.eps)
+        h = self._history
+        if _jit.ENABLED and S.shape[:2] == (1, 1) and h._full and S.dtype == np.float32 and h._last.dtype == np.float32:
+            # A live hop of one channel: the ratios in one compiled pass (which also keeps
+            # the frame), numpy's log1p and sum, as modified_kl rounds them.
+            x = np.ascontiguousarray(S).reshape(-1)
+            r = h.scratch(x)
+            frame_kernels.mkl_ratio_hop(x, h._last.reshape(-1), np.float32(self.eps), r)
+            np.log1p(r, out=r)
+            return np.array([[frame_kernels.pairwise_sum32(r, 0, r.shape[0])]], dtype=np.float32)
+        return modified_kl(S, h.previous(S), eps=self.eps)
 
 
 # -- time-domain frames ----------------------------------------------------------------

@@ -22,8 +22,8 @@ import numpy as np
 
 from . import _jit
 
-__all__ = ["centroid", "contrast", "pairwise_sum32", "rolloff_index", "summary_pass1", "summary_pass2",
-           "zero_crossings"]
+__all__ = ["centroid", "contrast", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32", "rolloff_index",
+           "summary_pass1", "summary_pass2", "zero_crossings"]
 
 
 @_jit.kernel
@@ -259,6 +259,52 @@ def contrast(x, starts, ends, qs, linear, amin, low, high, out):  # pragma: no c
     return True
 
 
+@_jit.kernel
+def flux_hop(x, last, rectify, squares, scratch):  # pragma: no cover - compiled
+    """Spectral flux of frame ``x`` against ``last`` (then ``last = x``): the rectified
+    (``rectify``) or absolute differences, squared when ``squares``, summed as numpy sums
+    (:func:`pairwise_sum32`). A NaN difference stays NaN, as in numpy."""
+    K = x.shape[0]
+    zero = x[0] - x[0]
+    for k in range(K):
+        d = x[k] - last[k]
+        if rectify:
+            if d <= zero:  # (NaN is kept: not <= 0)
+                d = zero
+        else:
+            d = abs(d)
+        scratch[k] = d * d if squares else d
+        last[k] = x[k]
+    return pairwise_sum32(scratch, 0, K)
+
+
+@_jit.kernel
+def mkl_ratio_hop(x, last, eps, out):  # pragma: no cover - compiled
+    """``out = x / (last + eps)`` (in ``x``'s dtype, for the caller's ``log1p``), then
+    ``last = x``: the modified Kullback-Leibler distance's ratios."""
+    for k in range(x.shape[0]):
+        out[k] = x[k] / (last[k] + eps)
+        last[k] = x[k]
+
+
+@_jit.kernel
+def delta_hop(buf, x, w, out):  # pragma: no cover - compiled
+    """One live hop of a Savitzky-Golay delta: ``x`` [shape=(C, 1, dim)] becomes the last
+    frame of the window ``buf`` [shape=(C, width, dim)], float64; ``out`` [shape=(C, 1,
+    dim)], float64, gets ``sum_k w[k] buf[:, k]`` (each product rounded, then added in window order,
+    as :func:`~fluxstream.dsp.deltas._interior`); then the window moves on by a frame."""
+    C, W, dim = buf.shape
+    for c in range(C):
+        for d in range(dim):
+            buf[c, W - 1, d] = x[c, 0, d]
+            acc = w[0] * buf[c, 0, d]
+            for k in range(1, W):
+                acc += w[k] * buf[c, k, d]
+            out[c, 0, d] = acc
+            for k in range(W - 1):
+                buf[c, k, d] = buf[c, k + 1, d]
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel for float32 spectra now, not on
     the first live hop. No-op without numba."""
@@ -275,3 +321,9 @@ def warm() -> None:
     i = np.array([0, 4], dtype=np.int64)
     contrast(x, i, i + 8, np.array([1, 3], dtype=np.int64), False, np.float32(1e-10),
              np.empty(3, np.float32), np.empty(3, np.float32), np.empty(2, np.float32))
+    last = np.zeros(16, dtype=np.float32)
+    flux_hop(x, last, True, False, buf)
+    mkl_ratio_hop(x, last, np.float32(1e-10), buf)
+    w = np.ones(9)
+    w.flags.writeable = False  # as the delta's cached weights
+    delta_hop(np.zeros((1, 9, 4)), np.zeros((1, 1, 4), dtype=np.float32), w, np.empty((1, 1, 4)))

@@ -39,6 +39,7 @@ __all__ = ["SUMMARY_COLUMNS", "SummaryKernel", "spectral_summary"]
 _SCALAR_FRAMES = 4
 
 _TINY32_F = np.float32(_TINY32)
+_TINY32_PY = float(_TINY32)  # a Python float: the kernel's argument stays float64
 
 #: Column order of :class:`SummaryKernel`'s output.
 SUMMARY_COLUMNS = ("centroid", "spread", "skewness", "kurtosis", "slope", "decrease", "crest",
@@ -187,7 +188,7 @@ class SummaryKernel:
             return None
         np.log(buf, out=buf)
         w2, w3, w4, log_t, slogs = frame_kernels.summary_pass2(
-            x, self._f[np.dtype(np.float64)], f_sum / max(total, _TINY32), buf)
+            x, self._f[np.dtype(np.float64)], f_sum / max(total, _TINY32_PY), buf)
         return [total, f_sum, slope_sum, dec_sum, float(x[0]), peak, w2, w3, w4, log_t, t_sum, slogs]
 
     def _finish_frame(self, total, f_sum, slope_sum, dec_sum, s0, peak, w2, w3, w4, log_t, t_sum, slogs):

@@ -14,7 +14,7 @@ from fluxstream.dsp.framing import frame_signal
 from fluxstream.dsp.spectral import fft_frequencies, power, spectral_centroid
 from fluxstream.dsp.stft import stft
 from fluxstream.errors import ConfigError
-from tests.helpers import block_sizes, sine, split
+from tests.helpers import KERNELS, block_sizes, sine, split, use_kernels
 
 try:
     import librosa
@@ -525,17 +525,36 @@ def _frames_in(S, sizes):
     return [np.moveaxis(c, 0, 1) for c in split(np.moveaxis(S, 1, 0), sizes)]
 
 
+@pytest.mark.parametrize("kernels", KERNELS)
 @given(sizes=frame_counts, n=st.integers(0, 60), which=st.integers(0, len(STAGES) - 1),
-       seed=st.integers(0, 2 ** 32 - 1))
-def test_stage_streaming_equals_batch(sizes, n, which, seed):
-    S = (np.random.default_rng(seed).random((2, n, 17)) ** 2).astype(np.float32)
+       seed=st.integers(0, 2 ** 32 - 1), channels=st.integers(1, 2))
+def test_stage_streaming_equals_batch(kernels, sizes, n, which, seed, channels):
+    # One channel's one-frame calls take the compiled kernels when they are on.
+    S = (np.random.default_rng(seed).random((channels, n, 17)) ** 2).astype(np.float32)
     batch = STAGES[which]().process(S)
     stage = STAGES[which]()
-    parts = [stage.process(c) for c in _frames_in(S, sizes)]
-    parts.append(stage.process(np.zeros((2, 0, 17), np.float32)))  # an empty call changes nothing
+    with use_kernels(kernels):
+        parts = [stage.process(c) for c in _frames_in(S, sizes)]
+        parts.append(stage.process(np.zeros((channels, 0, 17), np.float32)))  # an empty call changes nothing
     streamed = np.concatenate(parts, axis=1)
-    assert batch.shape == streamed.shape == (2, n) and streamed.dtype == np.float32
+    assert batch.shape == streamed.shape == (channels, n) and streamed.dtype == np.float32
     np.testing.assert_allclose(streamed, batch, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", STAGES)
+def test_stage_one_frame_at_a_time_equals_batch(make, kernels, rng):
+    # A live hop (one channel, one frame) may take the compiled kernels: the batch's
+    # values, frame by frame, through silence, energy after silence (the eps-bounded
+    # ratio), a steady stretch and a NaN frame (NaN where the batch has NaN).
+    S = (rng.random((1, 30, 65)) ** 2).astype(np.float32)
+    S[0, 3:6] = 0.0
+    S[0, 10:13] = S[0, 9]
+    S[0, 20, 7] = np.nan
+    with np.errstate(invalid="ignore"):
+        batch = make().process(S)
+        stage = make()
+        alone = np.concatenate([stage.process(S[:, i : i + 1]) for i in range(S.shape[1])], axis=1)
+    np.testing.assert_allclose(alone, batch, rtol=1e-6, atol=1e-6)
 
 
 def test_stage_batch_is_the_kernel_against_the_previous_frame(rng):
