@@ -5,11 +5,11 @@ compiled pass, for :mod:`~fluxstream.dsp.descriptors` and :mod:`~fluxstream.dsp.
 to call when :data:`fluxstream.dsp._jit.ENABLED` (numba installed, not switched off). The
 numpy paths stay the reference: the tests hold every kernel to them.
 
-Conventions: spectra are float32 or float64 1-D arrays; sums run in float64 (the numpy
-paths sum float32 pairwise, so results agree within float32 round-off) except where noted,
-where a kernel repeats numpy's float32 order exactly. Logarithms are left to numpy (one
-vectorised call between two kernels): numba's scalar log is several times slower and would
-round differently from the batch path.
+Conventions: spectra are float32 1-D arrays (callers take the numpy path for any other
+dtype); sums run in float64 (the numpy paths sum float32 pairwise, so results agree within
+float32 round-off) except where noted, where a kernel repeats numpy's float32 order
+exactly. Logarithms over a whole spectrum are left to numpy (one vectorised call between
+two kernels): numba's scalar log is several times slower.
 
 Kernels are ``None`` without numba; callers check :data:`~fluxstream.dsp._jit.ENABLED`.
 """
@@ -22,8 +22,12 @@ import numpy as np
 
 from . import _jit
 
-__all__ = ["centroid", "contrast", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32", "rolloff_index",
-           "summary_pass1", "summary_pass2", "zero_crossings"]
+#: The float32 zero the kernels start their float32 sums from (numba reads module constants
+#: as compile-time constants).
+_ZERO32 = np.float32(0.0)
+
+__all__ = ["centroid", "contrast", "csr_matvec", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32",
+           "power_hop", "rolloff_index", "summary_pass1", "summary_pass2", "zero_crossings"]
 
 
 @_jit.kernel
@@ -31,7 +35,7 @@ def _block_sum32(a, lo, n):  # pragma: no cover - compiled
     """numpy's sum of ``a[lo:lo + n]`` for ``n <= 128``: sequential under 8 terms, else
     eight strided accumulators combined as a tree, then the remainder."""
     if n < 8:
-        res = a[lo] - a[lo]
+        res = _ZERO32
         for i in range(lo, lo + n):
             res += a[i]
         return res
@@ -150,13 +154,13 @@ def rolloff_index(x, roll_percent):  # pragma: no cover - compiled
     NaN. Sums in ``x``'s dtype in numpy's ``cumsum`` order, so the bin equals the numpy
     path's exactly."""
     K = x.shape[0]
-    run = x[0] - x[0]
+    run = _ZERO32
     for k in range(K):
         run += x[k]
     thresh = run * roll_percent
     if thresh != thresh:
         return -1
-    run = x[0] - x[0]
+    run = _ZERO32
     for k in range(K):
         run += x[k]
         if run >= thresh:
@@ -248,13 +252,13 @@ def contrast(x, starts, ends, qs, linear, amin, low, high, out):  # pragma: no c
                         high[i] = high[i + 1]
                         i += 1
                     high[i] = v
-            scale = x[0] - x[0] + q
+            scale = np.float32(q)
             valley = pairwise_sum32(low, 0, q) / scale
             peak = pairwise_sum32(high, 0, q) / scale
         if linear:
             out[b] = peak - valley
         else:
-            ten = x[0] - x[0] + 10.0
+            ten = np.float32(10.0)
             out[b] = ten * math.log10(max(peak, amin)) - ten * math.log10(max(valley, amin))
     return True
 
@@ -265,7 +269,7 @@ def flux_hop(x, last, rectify, squares, scratch):  # pragma: no cover - compiled
     (``rectify``) or absolute differences, squared when ``squares``, summed as numpy sums
     (:func:`pairwise_sum32`). A NaN difference stays NaN, as in numpy."""
     K = x.shape[0]
-    zero = x[0] - x[0]
+    zero = _ZERO32
     for k in range(K):
         d = x[k] - last[k]
         if rectify:
@@ -305,6 +309,28 @@ def delta_hop(buf, x, w, out):  # pragma: no cover - compiled
                 buf[c, k, d] = buf[c, k + 1, d]
 
 
+@_jit.kernel
+def power_hop(X, out):  # pragma: no cover - compiled
+    """``out = re**2 + im**2`` of the complex spectrum ``X`` (each square rounded, then the
+    sum, as :func:`~fluxstream.dsp.spectral.power`)."""
+    for k in range(X.shape[0]):
+        re = X[k].real
+        im = X[k].imag
+        out[k] = re * re + im * im
+
+
+@_jit.kernel
+def csr_matvec(data, indices, indptr, x, out):  # pragma: no cover - compiled
+    """``out = A @ x`` for the CSR matrix ``A`` (``data``, ``indices``, ``indptr``): each
+    row's products summed in index order from 0, in ``out``'s dtype, as scipy's CSR
+    product sums them."""
+    for i in range(indptr.shape[0] - 1):
+        acc = _ZERO32
+        for jj in range(indptr[i], indptr[i + 1]):
+            acc += data[jj] * x[indices[jj]]
+        out[i] = acc
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel for float32 spectra now, not on
     the first live hop. No-op without numba."""
@@ -324,6 +350,8 @@ def warm() -> None:
     last = np.zeros(16, dtype=np.float32)
     flux_hop(x, last, True, False, buf)
     mkl_ratio_hop(x, last, np.float32(1e-10), buf)
+    power_hop(np.ones(4, dtype=np.complex64), np.empty(4, np.float32))
+    csr_matvec(np.ones(2, np.float32), np.zeros(2, np.int64), np.array([0, 1, 2], np.int64), x, np.empty(2, np.float32))
     w = np.ones(9)
     w.flags.writeable = False  # as the delta's cached weights
     delta_hop(np.zeros((1, 9, 4)), np.zeros((1, 1, 4), dtype=np.float32), w, np.empty((1, 1, 4)))

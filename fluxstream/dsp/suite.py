@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..params import Params, opt
+from . import _jit, frame_kernels
 from . import chroma as chroma_mod
 from . import descriptors as desc
 from .cepstrum import cepstrum, deconvolve
@@ -381,10 +382,19 @@ class BandsNode:
             import scipy.sparse
 
             self._sparse = scipy.sparse.csr_matrix(fb)
+            # The compiled one-frame product's copy, with indices of one type whatever
+            # scipy chose (a new type would compile on a live hop).
+            sp = self._sparse
+            self._csr = (sp.data, sp.indices.astype(np.int64), sp.indptr.astype(np.int64))
 
     def process(self, S: np.ndarray) -> np.ndarray:
         if self._sparse is None or S.shape[-2] == 0:
             return S @ self._fbT
+        if _jit.ENABLED and S.size == S.shape[-1] and S.dtype == self._sparse.dtype and S.flags.c_contiguous:
+            # One frame (a live hop): the same sparse product, compiled.
+            out = np.empty(S.shape[:-1] + (self.n_bands,), dtype=S.dtype)
+            frame_kernels.csr_matvec(*self._csr, S.reshape(-1), out.reshape(-1))
+            return out
         flat = S.reshape(-1, S.shape[-1])
         out = (self._sparse @ flat.T).T  # (bands, rows) -> (rows, bands), a view
         return out.reshape(S.shape[:-1] + (self.n_bands,))

@@ -78,11 +78,13 @@ def test_rolloff_of_one_frame_equals_the_batch(kernels, rng):
     # the batch's value, including silence, a single bin at either end, flat, inf and NaN.
     f = fft_frequencies(22050, 512)
     S = np.abs(rng.standard_normal((40, 257))).astype(np.float32) ** 3
-    special = np.zeros((6, 257), np.float32)
+    special = np.zeros((8, 257), np.float32)
     special[1, 0] = special[2, -1] = 1.0
     special[3] = 1.0
     special[4, 100] = np.inf
     special[5, 7] = np.nan
+    special[6, 0] = np.inf
+    special[7, 0] = np.nan
     S = np.concatenate([S, special])
     for roll in (0.01, 0.5, 0.85, 0.999):
         batch = D.spectral_rolloff(S, f, roll_percent=roll)
