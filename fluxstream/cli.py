@@ -22,6 +22,7 @@ import traceback
 # commands, within main()'s error handling, so Ctrl-C during start-up exits cleanly.
 from . import __version__
 from .errors import ConfigError, FluxstreamError
+from .interrupts import held
 
 __all__ = ["main", "build_parser"]
 
@@ -497,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="fluxstream: %(levelname)s: %(message)s")
     try:
+        with held():  # Ctrl-C during the imports: raised after them, not lost inside one
+            from .stream import engine  # noqa: F401  (numpy, scipy, numba and every stage)
         return int(args.func(args) or 0)
     except ConfigError as e:
         if args.debug:
@@ -514,11 +517,27 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # a bug: one line, the traceback only with --debug
+        if _caused_by_interrupt(e):
+            # Ctrl-C inside an import, wrapped by the interpreter (a class body's
+            # __set_name__ turns it into a RuntimeError): still an interrupt.
+            print("fluxstream: interrupted", file=sys.stderr)
+            return 130
         if args.debug:
             traceback.print_exc()
         print(f"fluxstream: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def _caused_by_interrupt(e: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among ``e``'s causes or contexts."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def threading_is_main() -> bool:

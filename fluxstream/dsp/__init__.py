@@ -1,8 +1,8 @@
 """Signal processing: framing, windows, FFT, STFT and its inverse, spectral kernels, the
 feature registry and the analysis graph.
 
-``dsp`` imports only numpy, scipy and pyfftw, never :mod:`fluxstream.stream` or
-:mod:`fluxstream.plugins`.
+``dsp`` imports only numpy, scipy and pyfftw (and numba when the ``jit`` extra is
+installed), never :mod:`fluxstream.stream` or :mod:`fluxstream.plugins`.
 
 Modules
 -------
@@ -20,6 +20,8 @@ chroma       chroma filterbank, online tuning estimate, :class:`Chroma`
 registry     feature name -> stage, dimension, unit, latency, inputs
 suite        the spectral suite's registry entries
 graph        the per-tick computation of the requested features
+_jit         the optional numba kernels' switch and warm-up
+frame_kernels  compiled one-frame (live hop) kernels of the descriptors
 """
 
 from .framing import Framer, frame_signal

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import os
 
+from ..interrupts import held as _ctrl_c_held
+
 __all__ = ["AVAILABLE", "ENABLED", "enabled", "kernel", "warm"]
 
 _OFF = ("0", "false", "no", "off")
 
+
 try:
     if os.environ.get("FLUXSTREAM_JIT", "1").strip().lower() in _OFF:
         raise ImportError("disabled by FLUXSTREAM_JIT")
-    import numba as _numba
+    with _ctrl_c_held():  # a Ctrl-C inside numba's start-up is not a clean exit
+        import numba as _numba
 except ImportError:  # not installed, or switched off: the numpy paths serve
     _numba = None
 
@@ -55,8 +59,9 @@ def warm() -> None:
         return
     from . import frame_kernels, pitch
 
-    frame_kernels.warm()
-    pitch.warm_kernels()
+    with _ctrl_c_held():
+        frame_kernels.warm()
+        pitch.warm_kernels()
     _warmed = True
 
 
