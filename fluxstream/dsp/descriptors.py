@@ -512,14 +512,16 @@ def spectral_rolloff(S: np.ndarray, freqs_hz: np.ndarray, roll_percent: float = 
 def _rolloff(S: np.ndarray, f: np.ndarray, roll_percent: float) -> np.ndarray:
     """:func:`spectral_rolloff` on checked inputs (``f`` in S's dtype): the graph's node
     calls this with its prepared frequencies, skipping the per-call checks."""
+    if _jit.ENABLED and S.ndim and S.shape[-1] and S.dtype == np.float32 and S.flags.c_contiguous:
+        # Compiled (the jit extra): numpy's sums and count, without the (n, K) temporaries.
+        X = S.reshape(-1, S.shape[-1])
+        m = np.empty(X.shape[0], dtype=np.int64)
+        frame_kernels.rolloff_rows(X, np.float32(roll_percent), np.empty(X.shape[1], np.float32), m)
+        return f[m.reshape(S.shape[:-1])]
     if S.ndim and S.size == S.shape[-1]:
         # One frame (a live hop): the same sum and comparison, the count by a binary search
         # (count_nonzero along an axis costs more than the cumulative sum here).
         x = S.reshape(-1)
-        if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous:
-            m = frame_kernels.rolloff_index(x, np.float32(roll_percent))
-            if m >= 0:
-                return f[np.full(S.shape[:-1], m)]
         cum = np.cumsum(x)
         thresh = cum[-1:] * roll_percent
         if not np.isnan(thresh[0]):  # (a NaN would sort after every number)
@@ -689,26 +691,30 @@ def _contrast_plan(ranges: tuple) -> tuple:
 
 @functools.lru_cache(maxsize=32)
 def _contrast_arrays(ranges: tuple) -> tuple:
-    """The band layout as the compiled kernel reads it: start, end and q per band."""
+    """The band layout as the compiled kernel reads it: start, end and q per band, the
+    largest end and the largest q."""
     a = np.array(ranges, dtype=np.int64).reshape(-1, 3)
-    return tuple(np.ascontiguousarray(a[:, i]) for i in range(3))
+    starts, ends, qs = (np.ascontiguousarray(a[:, i]) for i in range(3))
+    return starts, ends, qs, int(ends.max()), int(qs.max())
 
 
 def contrast_from_bands(S: np.ndarray, ranges, linear: bool = False) -> np.ndarray:
     """Spectral contrast of ``S`` [shape=(..., n_bins)] over precomputed
     :func:`contrast_bands` -> ``(..., len(ranges))``; see :func:`spectral_contrast`."""
     lead = S.shape[:-1]
-    simple, idx, wide = _contrast_plan(ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges)))
-    if S.size == S.shape[-1]:
-        x = S.reshape(-1)
-        starts, ends, qs = _contrast_arrays(ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges)))
-        if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous and ends.max() <= x.shape[0]:
-            q = int(qs.max())
-            out = np.empty(len(ranges), dtype=np.float32)
-            if frame_kernels.contrast(x, starts, ends, qs, bool(linear), np.float32(1e-10),
-                                      np.empty(q, np.float32), np.empty(q, np.float32), out):
+    key = ranges if isinstance(ranges, tuple) else tuple(map(tuple, ranges))
+    if _jit.ENABLED and S.dtype == np.float32 and S.flags.c_contiguous and S.size:
+        # Compiled (the jit extra): each band's q extremes by insertion, no sort.
+        starts, ends, qs, end, q = _contrast_arrays(key)
+        if end <= S.shape[-1]:
+            X = S.reshape(-1, S.shape[-1])
+            out = np.empty((X.shape[0], len(ranges)), dtype=np.float32)
+            if frame_kernels.contrast_rows(X, starts, ends, qs, bool(linear), np.float32(1e-10),
+                                           np.empty(q, np.float32), np.empty(q, np.float32), out):
                 return out.reshape(lead + (len(ranges),))
-        return _contrast_one(x, simple, idx, wide, linear).reshape(lead + (len(ranges),))
+    simple, idx, wide = _contrast_plan(key)
+    if S.size == S.shape[-1]:
+        return _contrast_one(S.reshape(-1), simple, idx, wide, linear).reshape(lead + (len(ranges),))
     S = S.reshape(-1, S.shape[-1])  # 2-D, so that per-band results stay arrays
     ext = np.empty((S.shape[0], 2, len(ranges)), dtype=S.dtype)  # [valley, peak] per band
     if simple:

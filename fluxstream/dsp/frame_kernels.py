@@ -26,8 +26,8 @@ from . import _jit
 #: as compile-time constants).
 _ZERO32 = np.float32(0.0)
 
-__all__ = ["centroid", "contrast", "csr_matvec", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32",
-           "power_hop", "rolloff_index", "summary_pass1", "summary_pass2", "zero_crossings"]
+__all__ = ["centroid", "contrast_rows", "csr_matvec", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32",
+           "power_hop", "rolloff_rows", "summary_pass1", "summary_pass2", "zero_crossings"]
 
 
 @_jit.kernel
@@ -148,24 +148,24 @@ def summary_pass2(x, f, c, logs):  # pragma: no cover - compiled
 
 
 @_jit.kernel
-def rolloff_index(x, roll_percent):  # pragma: no cover - compiled
-    """The roll-off bin of ``x``: the first bin whose cumulative sum reaches
-    ``roll_percent`` of the total, capped at the last bin; ``-1`` when the threshold is
-    NaN. Sums in ``x``'s dtype in numpy's ``cumsum`` order, so the bin equals the numpy
-    path's exactly."""
-    K = x.shape[0]
-    run = _ZERO32
-    for k in range(K):
-        run += x[k]
-    thresh = run * roll_percent
-    if thresh != thresh:
-        return -1
-    run = _ZERO32
-    for k in range(K):
-        run += x[k]
-        if run >= thresh:
-            return k
-    return K - 1
+def rolloff_rows(X, roll_percent, cum, out):  # pragma: no cover - compiled
+    """Roll-off bin of each row of ``X`` [shape=(n, K)] into ``out[i]``: the number of
+    bins whose cumulative sum lies below ``roll_percent`` of the row's total (the first bin
+    that reaches it), capped at ``K - 1``. The cumulative sum runs in ``X``'s dtype in
+    ``np.cumsum``'s order (into ``cum``, length K) and the count is ``count_nonzero``'s, so
+    every bin, NaN and inf cases included, equals the numpy path's."""
+    K = X.shape[1]
+    for r in range(X.shape[0]):
+        run = _ZERO32
+        for k in range(K):
+            run += X[r, k]
+            cum[k] = run
+        thresh = run * roll_percent
+        m = 0
+        for k in range(K):
+            if cum[k] < thresh:
+                m += 1
+        out[r] = min(m, K - 1)
 
 
 @_jit.kernel
@@ -195,71 +195,73 @@ def zero_crossings(x, thr):  # pragma: no cover - compiled
 
 
 @_jit.kernel
-def contrast(x, starts, ends, qs, linear, amin, low, high, out):  # pragma: no cover - compiled
-    """Spectral contrast of ``x`` over bands ``[starts[b], ends[b])``: the mean of the
-    ``qs[b]`` largest values minus the mean of the ``qs[b]`` smallest, in dB (``10 log10
-    max(v, amin)``) unless ``linear``, into ``out[b]``. The ``q`` extremes are kept sorted
-    in ``low`` and ``high`` (length >= max q) by insertion, cheaper than a sort for the
-    small ``q`` of contrast's quantile; each mean sums them ascending as numpy sums a sorted
-    slice. Returns False, leaving ``out`` unfinished, when a band holds a NaN (the numpy
-    path's sort decides where NaN goes)."""
-    for b in range(starts.shape[0]):
-        a = starts[b]
-        e = ends[b]
-        q = qs[b]
-        if q == 1:
-            lo = x[a]
-            hi = x[a]
-            if lo != lo:
-                return False
-            for k in range(a + 1, e):
-                v = x[k]
-                if v != v:
+def contrast_rows(X, starts, ends, qs, linear, amin, low, high, out):  # pragma: no cover - compiled
+    """Spectral contrast of each row of ``X`` [shape=(n, K)] over bands ``[starts[b],
+    ends[b])``: the mean of the ``qs[b]`` largest values minus the mean of the ``qs[b]``
+    smallest, in dB (``10 log10 max(v, amin)``, float32) unless ``linear``, into ``out[i,
+    b]``. The ``q`` extremes are kept sorted in ``low`` and ``high`` (length >= max q) by
+    insertion, cheaper than a sort for the small ``q`` of contrast's quantile; each mean
+    sums them ascending as numpy sums a sorted slice. Returns False, leaving ``out``
+    unfinished, when a band holds a NaN (the numpy path's sort decides where NaN goes)."""
+    ten = np.float32(10.0)
+    for r in range(X.shape[0]):
+        x = X[r]
+        for b in range(starts.shape[0]):
+            a = starts[b]
+            e = ends[b]
+            q = qs[b]
+            if q == 1:
+                lo = x[a]
+                hi = x[a]
+                if lo != lo:
                     return False
-                lo = min(lo, v)
-                hi = max(hi, v)
-            valley = lo
-            peak = hi
-        else:
-            # low[:m] ascending: the m smallest so far; high[:m] ascending: the m largest.
-            m = 0
-            for k in range(a, e):
-                v = x[k]
-                if v != v:
-                    return False
-                if m < q:
-                    i = m
-                    while i > 0 and low[i - 1] > v:
-                        low[i] = low[i - 1]
-                        i -= 1
-                    low[i] = v
-                    i = m
-                    while i > 0 and high[i - 1] > v:
-                        high[i] = high[i - 1]
-                        i -= 1
-                    high[i] = v
-                    m += 1
-                    continue
-                if v < low[q - 1]:
-                    i = q - 1
-                    while i > 0 and low[i - 1] > v:
-                        low[i] = low[i - 1]
-                        i -= 1
-                    low[i] = v
-                if v > high[0]:
-                    i = 0
-                    while i + 1 < q and high[i + 1] < v:
-                        high[i] = high[i + 1]
-                        i += 1
-                    high[i] = v
-            scale = np.float32(q)
-            valley = pairwise_sum32(low, 0, q) / scale
-            peak = pairwise_sum32(high, 0, q) / scale
-        if linear:
-            out[b] = peak - valley
-        else:
-            ten = np.float32(10.0)
-            out[b] = ten * math.log10(max(peak, amin)) - ten * math.log10(max(valley, amin))
+                for k in range(a + 1, e):
+                    v = x[k]
+                    if v != v:
+                        return False
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+                valley = lo
+                peak = hi
+            else:
+                # low[:m] ascending: the m smallest so far; high[:m] ascending: the m largest.
+                m = 0
+                for k in range(a, e):
+                    v = x[k]
+                    if v != v:
+                        return False
+                    if m < q:
+                        i = m
+                        while i > 0 and low[i - 1] > v:
+                            low[i] = low[i - 1]
+                            i -= 1
+                        low[i] = v
+                        i = m
+                        while i > 0 and high[i - 1] > v:
+                            high[i] = high[i - 1]
+                            i -= 1
+                        high[i] = v
+                        m += 1
+                        continue
+                    if v < low[q - 1]:
+                        i = q - 1
+                        while i > 0 and low[i - 1] > v:
+                            low[i] = low[i - 1]
+                            i -= 1
+                        low[i] = v
+                    if v > high[0]:
+                        i = 0
+                        while i + 1 < q and high[i + 1] < v:
+                            high[i] = high[i + 1]
+                            i += 1
+                        high[i] = v
+                scale = np.float32(q)
+                valley = pairwise_sum32(low, 0, q) / scale
+                peak = pairwise_sum32(high, 0, q) / scale
+            if linear:
+                out[r, b] = peak - valley
+            else:
+                out[r, b] = ten * math.log10(max(peak, amin)) - ten * math.log10(max(valley, amin))
     return True
 
 
@@ -341,12 +343,12 @@ def warm() -> None:
     buf = np.empty(32, dtype=np.float32)
     summary_pass1(x, W, np.float32(1e-10), np.float32(1e-38), buf)
     summary_pass2(x, np.arange(16.0), 1.0, buf)
-    rolloff_index(x, np.float32(0.85))
+    rolloff_rows(x.reshape(1, -1), np.float32(0.85), np.empty(16, np.float32), np.empty(1, np.int64))
     centroid(x, np.arange(16.0, dtype=np.float32))
     zero_crossings(x, np.float32(0.0))
     i = np.array([0, 4], dtype=np.int64)
-    contrast(x, i, i + 8, np.array([1, 3], dtype=np.int64), False, np.float32(1e-10),
-             np.empty(3, np.float32), np.empty(3, np.float32), np.empty(2, np.float32))
+    contrast_rows(x.reshape(1, -1), i, i + 8, np.array([1, 3], dtype=np.int64), False, np.float32(1e-10),
+                  np.empty(3, np.float32), np.empty(3, np.float32), np.empty((1, 2), np.float32))
     last = np.zeros(16, dtype=np.float32)
     flux_hop(x, last, True, False, buf)
     mkl_ratio_hop(x, last, np.float32(1e-10), buf)

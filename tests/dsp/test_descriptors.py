@@ -73,9 +73,10 @@ def test_rolloff_equals_librosa(sr, n_fft, hop, rng):
 
 
 def test_rolloff_of_one_frame_equals_the_batch(kernels, rng):
-    # A live hop (one frame) takes a binary search for the crossing (or the compiled
-    # kernel's scan, in the same float32 sums): every frame of a batch, alone, must give
-    # the batch's value, including silence, a single bin at either end, flat, inf and NaN.
+    # A live hop (one frame) takes a binary search for the crossing, or the compiled
+    # kernel's count (which also serves whole batches) in the same float32 sums: every
+    # frame alone, and the batch, must give numpy's batch values, including silence, a
+    # single bin at either end, flat, inf and NaN (in the first bin too).
     f = fft_frequencies(22050, 512)
     S = np.abs(rng.standard_normal((40, 257))).astype(np.float32) ** 3
     special = np.zeros((8, 257), np.float32)
@@ -87,9 +88,12 @@ def test_rolloff_of_one_frame_equals_the_batch(kernels, rng):
     special[7, 0] = np.nan
     S = np.concatenate([S, special])
     for roll in (0.01, 0.5, 0.85, 0.999):
-        batch = D.spectral_rolloff(S, f, roll_percent=roll)
+        with use_kernels("numpy"):
+            ref = D.spectral_rolloff(S, f, roll_percent=roll)
+        batch = D.spectral_rolloff(S, f, roll_percent=roll)  # (compiled too, with the kernels)
         alone = [D.spectral_rolloff(s[None, None], f, roll_percent=roll)[0, 0] for s in S]
-        np.testing.assert_array_equal(alone, batch)
+        np.testing.assert_array_equal(alone, ref)
+        np.testing.assert_array_equal(batch, ref)
 
 
 @needs_librosa
@@ -180,11 +184,11 @@ def _contrast_reference(S, f, fmin, n_bands, quantile):
                                                            (22050, 1024, 300.0, 3, 0.2)])
 def test_contrast_of_one_frame_equals_the_batch(sr, n_fft, fmin, n_bands, quantile, linear, kernels, rng):
     # A live hop (one frame) takes 1-D reductions, or the compiled kernel's insertion
-    # selection of each band's q extremes: the batch's numbers within float32 round-off
-    # (its sums over a wide band's ends may run in another order), on layouts where one,
-    # several or all bands average more than one bin at each end; silence, zeros, ties
-    # (values repeated across a band), a band's extremes at its edges, inf; a NaN frame
-    # gives the batch's NaN where the batch has it.
+    # selection of each band's q extremes (which also serves whole batches): numpy's batch
+    # numbers within float32 round-off (sums over a wide band's ends may run in another
+    # order), on layouts where one, several or all bands average more than one bin at
+    # each end; silence, zeros, ties (values repeated across a band), a band's extremes at
+    # its edges, inf; a NaN frame gives the batch's NaN where the batch has it.
     f = fft_frequencies(sr, n_fft)
     ranges = D.contrast_bands(f, fmin, n_bands, quantile)
     K = n_fft // 2 + 1
@@ -196,10 +200,13 @@ def test_contrast_of_one_frame_equals_the_batch(sr, n_fft, fmin, n_bands, quanti
     S[4] = S[3][::-1]
     S[5, K // 2] = np.inf
     S[6, K // 3] = np.nan
-    batch = D.contrast_from_bands(S, ranges, linear)
+    with use_kernels("numpy"):
+        ref = D.contrast_from_bands(S, ranges, linear)
+    batch = D.contrast_from_bands(S, ranges, linear)  # (compiled too, with the kernels)
     alone = np.array([D.contrast_from_bands(s[None, None], ranges, linear)[0, 0] for s in S])
     with np.errstate(invalid="ignore"):
-        np.testing.assert_allclose(alone, batch, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(alone, ref, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(batch, ref, rtol=1e-6, atol=1e-6)
 
 
 def test_contrast_is_the_documented_formula(rng):
