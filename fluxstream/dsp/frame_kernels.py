@@ -26,7 +26,7 @@ from . import _jit
 #: as compile-time constants).
 _ZERO32 = np.float32(0.0)
 
-__all__ = ["centroid", "contrast_rows", "csr_matvec", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32",
+__all__ = ["centroid", "contrast_rows", "csr_matvec", "cumsum_rows", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32",
            "power_hop", "rolloff_rows", "summary_pass1", "summary_pass2", "zero_crossings"]
 
 
@@ -333,6 +333,18 @@ def csr_matvec(data, indices, indptr, x, out):  # pragma: no cover - compiled
         out[i] = acc
 
 
+@_jit.kernel
+def cumsum_rows(X, out):  # pragma: no cover - compiled
+    """``out[i] = np.cumsum(X[i])`` for every row of ``X`` [shape=(n, K)], in ``out``'s
+    dtype and numpy's sequential order (the same sums, bit for bit), several times faster
+    than numpy's cumulative sum along the last axis."""
+    for r in range(X.shape[0]):
+        acc = _ZERO32
+        for k in range(X.shape[1]):
+            acc += X[r, k]
+            out[r, k] = acc
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel for float32 spectra now, not on
     the first live hop. No-op without numba."""
@@ -353,6 +365,9 @@ def warm() -> None:
     flux_hop(x, last, True, False, buf)
     mkl_ratio_hop(x, last, np.float32(1e-10), buf)
     power_hop(np.ones(4, dtype=np.complex64), np.empty(4, np.float32))
+    rows = np.zeros((2, 9), dtype=np.float32)
+    cumsum_rows(rows, np.empty((2, 9), np.float32))  # contiguous rows, and a view's:
+    cumsum_rows(rows[:, 1:], np.empty((2, 8), np.float32))
     csr_matvec(np.ones(2, np.float32), np.zeros(2, np.int64), np.array([0, 1, 2], np.int64), x, np.empty(2, np.float32))
     w = np.ones(9)
     w.flags.writeable = False  # as the delta's cached weights

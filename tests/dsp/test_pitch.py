@@ -10,6 +10,7 @@ import pytest
 from fluxstream.dsp import pitch as P
 from fluxstream.dsp.framing import frame_signal
 from fluxstream.errors import ConfigError
+from tests.helpers import use_kernels
 
 ESTIMATORS = [P.Yin, P.YinFFT, P.Mpm, P.CepstrumPitch, P.Hps, P.Shs]
 RATES = [16000, 44100, 48000]
@@ -419,6 +420,19 @@ def test_harmonic_estimators_one_frame_path_equals_their_batch_path(cls, kw, ker
         assert abs(fast[1] - ref[1]) <= 1e-6, (fast, ref)
         voiced += int(ref[2])
     assert voiced >= 20  # the comparison covered the refinement, not only unvoiced frames
+
+
+@pytest.mark.parametrize("make", [lambda: P.Yin(), lambda: P.Yin(difference="full"), lambda: P.Mpm()])
+def test_time_domain_batches_are_the_same_with_the_compiled_cumulative_sums(make, kernels, rng):
+    # The cumulative sums over many frames (Yin's energy term and normalization, MPM's
+    # energies) may run compiled: numpy's sequential float32 order, so bit for bit.
+    t = np.arange(2048) / 48000
+    frames = np.array([np.sin(2 * np.pi * f * t) * a + 0.1 * rng.standard_normal(2048)
+                       for f, a in zip(rng.uniform(50, 2000, 40), rng.uniform(0, 1, 40))], dtype=np.float32)
+    frames[0] = 0.0
+    with use_kernels("numpy"):
+        ref = make().process(frames[None])
+    np.testing.assert_array_equal(make().process(frames[None]), ref)
 
 
 @pytest.mark.parametrize("difference", ["windowed", "full"])
