@@ -1,4 +1,4 @@
-"""Optional compiled kernels for the live one-frame paths (numba, the ``jit`` extra).
+"""Optional compiled kernels, mostly for the live one-frame paths (numba, the ``jit`` extra).
 
 A live hop is one frame, and on one frame a numpy call costs far more in dispatch than in
 arithmetic: a descriptor that takes six calls over 1025 bins spends most of its time
@@ -6,12 +6,13 @@ between them. Where a stage's one-frame path is a chain of such calls, it may al
 compiled kernel that does the same arithmetic in one pass. The kernels are used when numba
 is installed (``pip install "fluxstream[jit]"``) and the environment does not say
 ``FLUXSTREAM_JIT=0``; otherwise the numpy paths run, with the same results (the tests hold
-each kernel to its numpy path). File mode (many frames per call) never uses them: there
-numpy's per-call cost is spread over the frames.
+each kernel to its numpy path). A few kernels also serve many frames per call (file mode)
+where a row loop beats numpy's: rolloff, contrast, and the cumulative sums of the
+time-domain pitch estimators.
 
-Compilation happens before the engine opens its source (:func:`warm`), never on the audio
-thread; the machine code is cached on disk (numba's ``cache=True``), so only the first run
-after an install compiles (some seconds; later runs load it in a fraction of a second).
+A live engine compiles every kernel before it opens its source (:func:`warm`), never on the
+audio thread; the machine code is cached on disk (numba's ``cache=True``), so only the first
+run after an install compiles (some seconds; later runs load it in a fraction of a second).
 """
 
 from __future__ import annotations

@@ -42,6 +42,29 @@ def _basis(n_in: int, n_out: int, dtype: np.dtype) -> np.ndarray:
     return D
 
 
+@lru_cache(maxsize=64)
+def cepstrum_plan(n_bands: int, n_coeffs: int, lifter: float, dtype: np.dtype) -> tuple:
+    """What :func:`cepstrum` multiplies by, prepared once: the transposed DCT-II rows
+    ``(n_bands, n_coeffs)`` and the lifter weights (None when ``lifter`` is 0), in
+    ``dtype``. Arguments as :func:`cepstrum`'s, already checked."""
+    BT = _basis(n_bands, n_coeffs, dtype).T
+    if lifter <= 0:
+        return BT, None
+    n = np.arange(1, n_coeffs + 1, dtype=np.float64)
+    lift = (1.0 + (lifter / 2.0) * np.sin(np.pi * n / lifter)).astype(dtype)
+    lift.flags.writeable = False
+    return BT, lift
+
+
+def apply_cepstrum(x: np.ndarray, plan: tuple) -> np.ndarray:
+    """``x @ BT``, liftered: :func:`cepstrum`'s arithmetic with a :func:`cepstrum_plan`."""
+    BT, lift = plan
+    c = x.astype(BT.dtype, copy=False) @ BT
+    if lift is not None:
+        c *= lift
+    return c
+
+
 def _float_dtype(x: np.ndarray) -> np.dtype:
     return np.result_type(x.dtype, np.float32)
 
@@ -130,12 +153,7 @@ def cepstrum(log_spec: np.ndarray, n_coeffs: int, lifter: float = 0.0) -> np.nda
     if isinstance(lifter, bool) or not isinstance(lifter, (int, float, np.integer, np.floating)) \
             or not np.isfinite(lifter) or lifter < 0:
         raise ConfigError(f"lifter={lifter!r} must be a finite number >= 0 (0 = no liftering)")
-    dtype = _float_dtype(x)
-    c = x.astype(dtype, copy=False) @ _basis(n_bands, n_coeffs, dtype).T
-    if lifter > 0:
-        n = np.arange(1, n_coeffs + 1, dtype=np.float64)
-        c *= (1.0 + (lifter / 2.0) * np.sin(np.pi * n / lifter)).astype(dtype)
-    return c
+    return apply_cepstrum(x, cepstrum_plan(n_bands, n_coeffs, float(lifter), _float_dtype(x)))
 
 
 def deconvolve(S: np.ndarray, n_coeffs: int, amin: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:

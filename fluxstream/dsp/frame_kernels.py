@@ -127,11 +127,17 @@ def summary_pass1(x, W, amin, tiny, buf):  # pragma: no cover - compiled
 
 
 @_jit.kernel
-def summary_pass2(x, f, c, logs):  # pragma: no cover - compiled
-    """Second pass: with ``d = f - c`` (``c`` the centroid [Hz]) the central sums
-    ``sum x d**2``, ``sum x d**3``, ``sum x d**4``, then ``sum logs[:K]`` (log power,
-    numpy's sum) and ``sum x logs[K:]`` (``x log x``). Returns the five as floats."""
+def summary_pass2(x, f, logs, r1, consts, out):  # pragma: no cover - compiled
+    """Second pass and the final formulas of :class:`~fluxstream.dsp.summary.SummaryKernel`
+    for one frame: with the first pass's ``r1 = (total, f_sum, slope_sum, dec_sum, peak,
+    t_sum)``, the centroid ``c``, the central sums ``sum x d**k`` (``d = f - c``, k = 2, 3,
+    4), ``sum logs[:K]`` (log power, numpy's sum) and ``sum x logs[K:]`` (``x log x``);
+    then :meth:`~fluxstream.dsp.summary.SummaryKernel._finish_frame`'s formulas (``consts
+    = (harmonic, zero_spread, inv_log_k)``, ``tiny``) into ``out`` [shape=(9,)]."""
+    total, f_sum, slope_sum, dec_sum, peak, t_sum = r1
+    harmonic, zero_spread, inv_log_k, tiny = consts
     K = x.shape[0]
+    c = f_sum / max(total, tiny)
     w2 = 0.0
     w3 = 0.0
     w4 = 0.0
@@ -144,7 +150,35 @@ def summary_pass2(x, f, c, logs):  # pragma: no cover - compiled
         w3 += w * d
         w4 += w * (d * d)
         slogs += float(x[k] * logs[K + k])
-    return w2, w3, w4, float(pairwise_sum32(logs, 0, K)), slogs
+    log_t = float(pairwise_sum32(logs, 0, K))
+    sigma = skew = kurt = slope = ent = 0.0
+    if total >= tiny:
+        inv = 1.0 / total
+        c = f_sum * inv
+        sigma = math.sqrt(max(w2 * inv, 0.0))
+        if sigma > zero_spread:
+            skew = w3 * inv / sigma ** 3
+            kurt = w4 * inv / sigma ** 4
+        slope = slope_sum * inv
+        if K >= 2:
+            ent = min(max((math.log(total) - slogs * inv) * inv_log_k, 0.0), 1.0)
+    else:
+        c = 0.0
+    s0 = float(x[0])
+    den = total - s0
+    dec = (dec_sum - s0 * harmonic) / den if den >= tiny else 0.0
+    mean = total / K
+    crest = peak / mean if mean >= tiny else 1.0
+    flat = min(math.exp(log_t / K) / (t_sum / K), 1.0)
+    out[0] = c
+    out[1] = sigma
+    out[2] = skew
+    out[3] = kurt
+    out[4] = slope
+    out[5] = dec
+    out[6] = crest
+    out[7] = flat
+    out[8] = ent
 
 
 @_jit.kernel
@@ -354,7 +388,8 @@ def warm() -> None:
     W = np.zeros((16, 3))
     buf = np.empty(32, dtype=np.float32)
     summary_pass1(x, W, np.float32(1e-10), np.float32(1e-38), buf)
-    summary_pass2(x, np.arange(16.0), 1.0, buf)
+    summary_pass2(x, np.arange(16.0), buf, (1.0, 1.0, 1.0, 1.0, 1.0, 1.0), (1.0, 1e-5, 0.5, 1e-38),
+                  np.empty(9, np.float32))
     rolloff_rows(x.reshape(1, -1), np.float32(0.85), np.empty(16, np.float32), np.empty(1, np.int64))
     centroid(x, np.arange(16.0, dtype=np.float32))
     zero_crossings(x, np.float32(0.0))

@@ -20,7 +20,7 @@ from ..params import Params, opt
 from . import _jit, frame_kernels
 from . import chroma as chroma_mod
 from . import descriptors as desc
-from .cepstrum import cepstrum, deconvolve
+from .cepstrum import apply_cepstrum, cepstrum, cepstrum_plan, deconvolve
 from .deltas import Delta
 from .filterbank import band_centers_hz, filterbank
 from .registry import TRANSFORM_SCALES, TRANSFORM_SPECTRA, AnalysisContext, FeatureSpec, FunctionNode, register
@@ -429,13 +429,21 @@ def _band_freqs(ctx: AnalysisContext, spec: BandsSpec) -> np.ndarray:
 
 
 class CepstrumNode:
-    """Cepstrum of the dB of a band power spectrum (stateless)."""
+    """Cepstrum of the dB of a band power spectrum (stateless). The DCT rows and lifter
+    are prepared on the first tick (the band count is known then), not on every one: the
+    same arithmetic as :func:`cepstrum`, without its per-call checks and set-up."""
 
     def __init__(self, n_coeffs: int, lifter: float):
         self.n_coeffs, self.lifter = n_coeffs, lifter
+        self._plan = None
 
     def process(self, P: np.ndarray) -> np.ndarray:
-        return cepstrum(_db(P), self.n_coeffs, self.lifter)
+        x = _db(P)
+        plan = self._plan
+        if plan is None or plan[0].shape[0] != x.shape[-1] or plan[0].dtype != x.dtype:
+            cepstrum(x[..., :0, :], self.n_coeffs, self.lifter)  # the checks, once per shape
+            plan = self._plan = cepstrum_plan(x.shape[-1], self.n_coeffs, float(self.lifter), x.dtype)
+        return apply_cepstrum(x, plan)
 
     def reset(self) -> None:
         return None

@@ -39,7 +39,6 @@ __all__ = ["SUMMARY_COLUMNS", "SummaryKernel", "spectral_summary"]
 _SCALAR_FRAMES = 4
 
 _TINY32_F = np.float32(_TINY32)
-_TINY32_PY = float(_TINY32)  # a Python float: the kernel's argument stays float64
 
 #: Column order of :class:`SummaryKernel`'s output.
 SUMMARY_COLUMNS = ("centroid", "spread", "skewness", "kurtosis", "slope", "decrease", "crest",
@@ -95,6 +94,7 @@ class SummaryKernel:
         self._amin = float(amin)
         self._amin32 = np.float32(amin)
         self._logs_one = np.empty(2 * K, dtype=np.float32)  # the compiled path's log buffer
+        self._consts = (self._harmonic, self._zero_spread, self._inv_log_k, float(_TINY32))
 
     def __call__(self, S: np.ndarray) -> np.ndarray:
         """Summary of ``S`` [shape=(..., n_bins)], non-negative -> ``(..., 9)``."""
@@ -105,7 +105,10 @@ class SummaryKernel:
             S = S.astype(np.float32 if S.dtype.kind in "iub" or S.dtype == np.float16 else np.float64)
         lead = S.shape[:-1]
         if S.size == self.n_bins:  # one frame: a live hop
-            out = np.array(self._finish_frame(*self._reductions_one(S.reshape(-1))), dtype=S.dtype)
+            x = S.reshape(-1)
+            out = self._compiled_one(x) if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous else None
+            if out is None:
+                out = np.array(self._finish_frame(*self._reductions_one(x)), dtype=S.dtype)
             return out.reshape(lead + (len(SUMMARY_COLUMNS),))
         X = S.reshape(-1, self.n_bins)
         R = self._reductions(X)
@@ -156,10 +159,6 @@ class SummaryKernel:
         """:meth:`_reductions` of one frame ``x`` [shape=(n_bins,)] as Python floats, by
         1-D dot products: numpy's batched reductions cost several times more per call on one
         row. Sums taken in another order: equal within float32 round-off."""
-        if _jit.ENABLED and x.dtype == np.float32 and x.flags.c_contiguous:
-            r = self._reductions_compiled(x)
-            if r is not None:
-                return r
         dt = x.dtype.type
         total = float(np.add.reduce(x))
         x64 = x.astype(np.float64)
@@ -177,19 +176,18 @@ class SummaryKernel:
                 float(np.add.reduce(w)), float(w.dot(d)), float(w.dot(d2)), float(np.add.reduce(T)),
                 t_sum, float(x.dot(lx))]
 
-    def _reductions_compiled(self, x: np.ndarray) -> list | None:
-        """:meth:`_reductions_one` by the compiled kernels (float32 ``x``): two passes
-        around one numpy log; sums in float64. None for a frame with NaN or inf, which
-        the numpy path handles."""
+    def _compiled_one(self, x: np.ndarray) -> np.ndarray | None:
+        """The nine values of one float32 frame by the compiled kernels (the jit extra):
+        two passes around one numpy log, sums in float64, :meth:`_finish_frame`'s formulas.
+        None for a frame with NaN or inf, which the numpy path handles."""
         buf = self._logs_one
-        total, f_sum, slope_sum, dec_sum, peak, t_sum = frame_kernels.summary_pass1(
-            x, self._W64, self._amin32, _TINY32_F, buf)
-        if not math.isfinite(total):
+        r1 = frame_kernels.summary_pass1(x, self._W64, self._amin32, _TINY32_F, buf)
+        if not math.isfinite(r1[0]):
             return None
         np.log(buf, out=buf)
-        w2, w3, w4, log_t, slogs = frame_kernels.summary_pass2(
-            x, self._f[np.dtype(np.float64)], f_sum / max(total, _TINY32_PY), buf)
-        return [total, f_sum, slope_sum, dec_sum, float(x[0]), peak, w2, w3, w4, log_t, t_sum, slogs]
+        out = np.empty(len(SUMMARY_COLUMNS), dtype=np.float32)
+        frame_kernels.summary_pass2(x, self._f[np.dtype(np.float64)], buf, r1, self._consts, out)
+        return out
 
     def _finish_frame(self, total, f_sum, slope_sum, dec_sum, s0, peak, w2, w3, w4, log_t, t_sum, slogs):
         """The nine values of one frame from its reductions (Python floats)."""

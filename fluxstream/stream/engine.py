@@ -189,9 +189,9 @@ class Engine:
         if self._opened:
             return
         if getattr(self.source, "live", False) or getattr(self.source, "realtime", False):
-            # The live paths' compiled kernels, ready before a device's callback needs the
-            # GIL (numba holds it while compiling or loading). A file run as fast as it can
-            # goes in large blocks, which never take those paths.
+            # The compiled kernels, ready before a device's callback needs the GIL (numba
+            # holds it while compiling or loading). A file run as fast as it can has no
+            # callback to starve: its kernels load on first use.
             _jit.warm()
         self.source.open()
         self._opened = True
