@@ -17,13 +17,17 @@ run after an install compiles (some seconds; later runs load it in a fraction of
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 
 from ..interrupts import held as _ctrl_c_held
 
 __all__ = ["AVAILABLE", "ENABLED", "enabled", "kernel", "warm"]
 
 _OFF = ("0", "false", "no", "off")
+
+log = logging.getLogger("fluxstream")
 
 
 try:
@@ -60,9 +64,18 @@ def warm() -> None:
         return
     from . import frame_kernels, pitch
 
-    with _ctrl_c_held():
-        frame_kernels.warm()
-        pitch.warm_kernels()
+    # Loading from the disk cache takes a fraction of a second; compiling (the first run
+    # after an install, or after numba's cache was cleared) some seconds: say so then.
+    notice = threading.Timer(1.0, log.warning, ("compiling the live kernels (numba; once after installing, "
+                                                "a few seconds)",))
+    notice.daemon = True
+    notice.start()
+    try:
+        with _ctrl_c_held():
+            frame_kernels.warm()
+            pitch.warm_kernels()
+    finally:
+        notice.cancel()
     _warmed = True
 
 
