@@ -42,7 +42,7 @@ def magnitude(X: np.ndarray) -> np.ndarray:
 
 def power(X: np.ndarray) -> np.ndarray:
     """Power ``|X|**2`` of a complex spectrum, computed as ``re**2 + im**2`` (no sqrt)."""
-    if _jit.ENABLED and X.size == X.shape[-1] and X.dtype == np.complex64 and X.flags.c_contiguous:
+    if _jit.ENABLED and X.ndim and X.size == X.shape[-1] and X.dtype == np.complex64 and X.flags.c_contiguous:
         out = np.empty(X.shape, dtype=np.float32)  # one frame (a live hop): one compiled pass
         frame_kernels.power_hop(X.reshape(-1), out.reshape(-1))
         return out

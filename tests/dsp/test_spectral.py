@@ -46,6 +46,20 @@ def test_centroid_of_one_frame_equals_the_batch(kernels, rng):
     assert batch[1] == np.float32(f[77]) and batch[2] == batch[3] == 0.0
 
 
+def test_power_of_one_frame_equals_the_batch(kernels, rng):
+    # A live hop may take the compiled pass: re**2 + im**2 rounded as numpy rounds it, bit
+    # for bit, with inf and NaN parts and a scalar as well.
+    X = (rng.standard_normal((6, 257)) + 1j * rng.standard_normal((6, 257))).astype(np.complex64) * 1e3
+    X[1, 3] = complex(np.inf, 1.0)
+    X[2, 4] = complex(1.0, np.nan)
+    X[3] = 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        batch = spectral.power(X)
+        alone = np.concatenate([spectral.power(x[None, None])[0] for x in X])
+    np.testing.assert_array_equal(alone, batch)
+    assert spectral.power(np.complex64(3 + 4j)) == 25.0
+
+
 def test_fft_frequencies_equal_librosa():
     np.testing.assert_allclose(spectral.fft_frequencies(44100, 1024), librosa.fft_frequencies(sr=44100, n_fft=1024))
 

@@ -73,6 +73,24 @@ def test_all_features_streaming_equals_batch(sizes, channels):
         np.testing.assert_allclose(parts[f], whole[f], rtol=2e-4, atol=2e-4, err_msg=f)
 
 
+@pytest.mark.parametrize("scale,n_bands,fmin", [("mel", 128, 0.0), ("bark", 24, 0.0), ("octave", 36, 110.0)])
+def test_sparse_filterbank_product_of_one_frame_equals_the_batch(scale, n_bands, fmin, kernels, rng):
+    # A live hop's product may run compiled (the CSR rows summed in scipy's order): the
+    # batch's bands within float32 round-off, silence and a single bin included.
+    from fluxstream.dsp.suite import BandsNode, BandsSpec
+
+    node = BandsNode(ctx_for(sr=22050, n_fft=1024), BandsSpec(scale=scale, n_bands=n_bands, fmin_hz=fmin, power=2.0))
+    assert node._sparse is not None  # triangles are sparse: the path under test
+    P = (rng.random((1, 12, 513)) ** 4).astype(np.float32)
+    P[0, 0] = 0.0
+    P[0, 1] = 0.0
+    P[0, 1, 100] = 1.0
+    batch = node.process(P)
+    alone = np.concatenate([node.process(P[:, i : i + 1]) for i in range(P.shape[1])], axis=1)
+    assert alone.shape == batch.shape and alone.dtype == np.float32
+    np.testing.assert_allclose(alone, batch, rtol=1e-6, atol=1e-12)
+
+
 def test_shared_work_is_computed_once():
     ctx = ctx_for()
     g = Graph(ctx, ["mel", "mfcc", "mfcc.delta", "mfcc.delta2", "spectrum", "centroid", "rolloff"])
