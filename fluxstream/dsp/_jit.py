@@ -81,8 +81,8 @@ def warm() -> None:
 
 def kernel(fn):
     """``fn`` compiled by numba (no Python objects, GIL released, cached on disk), or
-    ``None`` when numba is unavailable. The function must also run as plain Python: the
-    tests call the original (``.py_func``) where numba is missing."""
+    ``None`` when numba is unavailable (callers check :data:`ENABLED` first). Compiled
+    lazily, per argument types; :func:`warm` compiles the types the live paths pass."""
     if _numba is None:
         return None
     return _numba.njit(cache=True, nogil=True)(fn)
