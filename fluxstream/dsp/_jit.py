@@ -41,7 +41,9 @@ except ImportError:  # not installed, or switched off: the numpy paths serve
 #: numba is importable and not switched off by ``FLUXSTREAM_JIT=0``.
 AVAILABLE = _numba is not None
 
-#: Stages built while this is true use their compiled kernel (tests switch it per stage).
+#: Whether the compiled kernels serve: read when a stage is built (Hps) or called (the
+#: descriptors, deltas, the time-domain pitch sums). Tests switch it to run both paths;
+#: it must stay False where :data:`AVAILABLE` is.
 ENABLED = AVAILABLE
 
 
