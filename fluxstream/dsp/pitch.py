@@ -1513,7 +1513,7 @@ class Yin(_FramePitch):
         d[0] = 0.0
         np.subtract(r[:1], r[1:], out=d[1:])
         d[1:] *= 2.0
-        d[1:] += np.cumsum(grow, out=grow)
+        d[1:] += _cumsum_last(grow)
         return np.maximum(d, 0.0, out=d)
 
     def _process_one(self, x: np.ndarray) -> np.ndarray:
@@ -1524,7 +1524,7 @@ class Yin(_FramePitch):
             d = yin_difference(x, self.max_lag, None, self._fft)
         # cumulative_mean_normalized, on one row with the lags prepared.
         dp = np.ones_like(d)
-        cs = np.cumsum(d[1:])
+        cs = _cumsum_last(d[1:])
         np.divide(d[1:] * self._tau, cs, out=dp[1:], where=cs >= _TINY32)
         seg = dp[self.min_lag :]
         if seg.shape[0] < 3:
