@@ -1,9 +1,12 @@
-"""Compiled one-frame kernels of the spectral descriptors (the ``jit`` extra).
+"""Compiled kernels of the spectral descriptors and shared loops (the ``jit`` extra).
 
-Each kernel is the arithmetic of one descriptor's one-frame (live hop) path in a single
-compiled pass, for :mod:`~fluxstream.dsp.descriptors` and :mod:`~fluxstream.dsp.summary`
-to call when :data:`fluxstream.dsp._jit.ENABLED` (numba installed, not switched off). The
-numpy paths stay the reference: the tests hold every kernel to them.
+Most kernels are the arithmetic of one stage's one-frame (live hop) path in a single
+compiled pass; the ``*_rows`` kernels loop over the frames of a whole batch (file mode)
+where that beats numpy. The stages (:mod:`~fluxstream.dsp.descriptors`,
+:mod:`~fluxstream.dsp.summary`, :mod:`~fluxstream.dsp.spectral`, the deltas, the
+filterbank node, the pitch estimators' cumulative sums) call them when
+:data:`fluxstream.dsp._jit.ENABLED` (numba installed, not switched off). The numpy paths
+stay the reference: the tests hold every kernel to them.
 
 Conventions: spectra are float32 1-D arrays (callers take the numpy path for any other
 dtype); sums run in float64 (the numpy paths sum float32 pairwise, so results agree within
@@ -26,8 +29,8 @@ from . import _jit
 #: as compile-time constants).
 _ZERO32 = np.float32(0.0)
 
-__all__ = ["centroid", "contrast_rows", "csr_matvec", "cumsum_rows", "delta_hop", "flux_hop", "mkl_ratio_hop", "pairwise_sum32",
-           "power_hop", "rolloff_rows", "summary_pass1", "summary_pass2", "zero_crossings"]
+__all__ = ["centroid", "contrast_rows", "csr_matvec", "cumsum_rows", "delta_hop", "flux_hop", "mkl_ratio_hop",
+           "pairwise_sum32", "power_hop", "rolloff_rows", "summary_pass1", "summary_pass2", "zero_crossings"]
 
 
 @_jit.kernel
@@ -133,7 +136,7 @@ def summary_pass2(x, f, logs, r1, consts, out):  # pragma: no cover - compiled
     t_sum)``, the centroid ``c``, the central sums ``sum x d**k`` (``d = f - c``, k = 2, 3,
     4), ``sum logs[:K]`` (log power, numpy's sum) and ``sum x logs[K:]`` (``x log x``);
     then :meth:`~fluxstream.dsp.summary.SummaryKernel._finish_frame`'s formulas (``consts
-    = (harmonic, zero_spread, inv_log_k)``, ``tiny``) into ``out`` [shape=(9,)]."""
+    = (harmonic, zero_spread, inv_log_k, tiny)``) into ``out`` [shape=(9,)]."""
     total, f_sum, slope_sum, dec_sum, peak, t_sum = r1
     harmonic, zero_spread, inv_log_k, tiny = consts
     K = x.shape[0]
@@ -234,8 +237,10 @@ def contrast_rows(X, starts, ends, qs, linear, amin, low, high, out):  # pragma:
     ends[b])``: the mean of the ``qs[b]`` largest values minus the mean of the ``qs[b]``
     smallest, in dB (``10 log10 max(v, amin)``, float32) unless ``linear``, into ``out[i,
     b]``. The ``q`` extremes are kept sorted in ``low`` and ``high`` (length >= max q) by
-    insertion, cheaper than a sort for the small ``q`` of contrast's quantile; each mean
-    sums them ascending as numpy sums a sorted slice. Returns False, leaving ``out``
+    insertion: on one frame far cheaper than numpy's sort for the small ``q`` of contrast's
+    quantile, on a whole file about as fast (falling spectra make insertion O(n q)), and
+    live and file mode then run the same arithmetic. Each mean sums its values ascending,
+    as numpy sums a sorted slice. Returns False, leaving ``out``
     unfinished, when a band holds a NaN (the numpy path's sort decides where NaN goes)."""
     ten = np.float32(10.0)
     for r in range(X.shape[0]):
