@@ -62,22 +62,30 @@ def run_magnitude(t: SlicedNsgt, m: NsgtMagnitude, x: np.ndarray) -> int:
     return cols + m.flush(len(x)).shape[1]
 
 
+def _numpy2_clip(a, lo, hi, out=None):
+    # nsgt 0.19 clips an int array to +inf in place, which numpy >= 2 refuses.
+    r = np.clip(a, lo, np.iinfo(np.int64).max if np.isinf(hi) else hi)
+    if out is None:
+        return r
+    out[...] = r
+    return out
+
+
+def numpy2_shim() -> types.SimpleNamespace:
+    """numpy as ``nsgt.nsgfwin_sl`` sees it, with the ``clip`` numpy 2 needs (nsgt 0.19
+    passes ``np.inf`` as ``np.clip``'s upper bound on an int array). The tests use it too."""
+    shim = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    shim.clip = _numpy2_clip
+    return shim
+
+
 def import_nsgt():
-    """Grill's ``nsgt`` with the numpy 2 shim its windows need (nsgt 0.19 passes
-    ``np.inf`` as ``np.clip``'s upper bound on an int array); ImportError when missing."""
+    """Grill's ``nsgt`` with :func:`numpy2_shim` in its window module; ImportError when
+    missing."""
     import nsgt
     import nsgt.nsgfwin_sl as nsgfwin_sl
 
-    def clip(a, lo, hi, out=None):
-        r = np.clip(a, lo, np.iinfo(np.int64).max if np.isinf(hi) else hi)
-        if out is None:
-            return r
-        out[...] = r
-        return out
-
-    shim = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
-    shim.clip = clip
-    nsgfwin_sl.np = shim
+    nsgfwin_sl.np = numpy2_shim()
     return nsgt
 
 
