@@ -1028,10 +1028,7 @@ def _hps_decide_kernel(L, n_keep, Lp, A, B, Hk, n_harm, k_lo, k_hi, tol, n_bins)
             radius += 1
         for c in range(n_cand):
             Hk[c] += D[h * (c + k_lo)]
-    best = 0
-    for c in range(1, n_cand):
-        if Hk[c] > Hk[best]:
-            best = c
+    best = np.argmax(Hk[:n_cand])  # first maximum, as the numpy path's argmax
     k0 = best + k_lo
     chosen = float(k0)
     if n_harm > 1:  # the guard, the largest multiple first
@@ -1042,10 +1039,7 @@ def _hps_decide_kernel(L, n_keep, Lp, A, B, Hk, n_harm, k_lo, k_hi, tol, n_bins)
             hi = min(m * k0 - k_lo + r, n_cand - 1)
             if lo > hi:
                 continue
-            j = lo
-            for q in range(lo + 1, hi + 1):
-                if Hk[q] > Hk[j]:
-                    j = q
+            j = lo + np.argmax(Hk[lo : hi + 1])
             if Hk[j] >= thr:
                 chosen = float(j + k_lo)
                 break
@@ -1062,10 +1056,7 @@ def _hps_decide_kernel(L, n_keep, Lp, A, B, Hk, n_harm, k_lo, k_hi, tol, n_bins)
         hi = min(centre + r, n_bins - 2)
         if lo > hi:
             continue
-        j = lo
-        for q in range(lo + 1, hi + 1):
-            if L[q] > L[j]:
-                j = q
+        j = lo + np.argmax(L[lo : hi + 1])
         v = float(L[j])
         a = float(L[j - 1])
         c = float(L[j + 1])
