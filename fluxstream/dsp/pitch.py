@@ -89,8 +89,6 @@ __all__ = [
 
 _TINY32 = float(np.finfo(np.float32).tiny)
 _TINY32_F = np.float32(_TINY32)
-#: dB of magnitude -> nepers (natural log of the magnitude ratio).
-_NEPERS_PER_DB = math.log(10.0) / 20.0
 #: Frames (times channels) per internal block of :meth:`_FramePitch.process`.
 _BLOCK_FRAMES = 64
 #: Harmonics :class:`CepstrumPitch` refines its f0 from.
@@ -2028,15 +2026,26 @@ class _HarmonicSpectrum(_FramePitch):
         self._bins_one = min(self.n_fft // 2 + 1, bins_reached)
         self._floor_gain = np.float32(10.0 ** (-self.floor_db / 10.0))
 
-    def _log_power_one(self, xm):
-        """:meth:`_log_power` of one frame, its mean removed (``xm``), on its first
-        ``_bins_one`` bins; also the log of the floor and the whole spectrum's smallest log
-        power."""
+    def _spectrum_one(self, xm) -> np.ndarray:
+        """The zero-padded Hann rFFT of one frame, its mean removed (``xm``), as the plan's
+        output viewed as float32 ``re, im, re, im, ...`` (valid until the next call)."""
         N = self.frame_length
         buf = self._plan_one.input.reshape(-1)
         np.multiply(xm, self._window, out=buf[:N])
         buf[N:] = 0.0
-        sq = self._plan_one().reshape(-1).view(np.float32)  # re, im, re, im, ...
+        return self._plan_one().reshape(-1).view(np.float32)
+
+    def _voiced_row(self, f0: float, per) -> np.ndarray:
+        """A one-frame result ``(1, 1, 3)``: f0 [Hz] and voiced where the periodicity
+        ``per`` (float32) reaches the voicing threshold."""
+        voiced = per >= self._voicing_threshold
+        return np.array([[[f0 if voiced else 0.0, per, 1.0 if voiced else 0.0]]], dtype=np.float32)
+
+    def _log_power_one(self, xm):
+        """:meth:`_log_power` of one frame, its mean removed (``xm``), on its first
+        ``_bins_one`` bins; also the log of the floor and the whole spectrum's smallest log
+        power."""
+        sq = self._spectrum_one(xm)
         sq = sq * sq
         P = np.add(sq[0::2], sq[1::2])  # re**2 + im**2, each rounded as in _windowed_power
         floor = np.maximum(P.max() * self._floor_gain, _TINY32)
@@ -2078,9 +2087,7 @@ class _HarmonicSpectrum(_FramePitch):
         K = self.n_fft // 2 + 1
         p, vp, a, c = _harmonic_peaks_one(L, K, f0_bins, self.n_harmonics, tolerance_bins)
         f0 = _harmonic_mean_f0_one(p, vp, a, c, float(floor + 1e-3), f0_bins) * self.bin_hz
-        per = self._periodicity_one(xm, self.sample_rate / f0)
-        voiced = per >= self._voicing_threshold
-        return np.array([[[f0 if voiced else 0.0, per, 1.0 if voiced else 0.0]]], dtype=np.float32)
+        return self._voiced_row(f0, self._periodicity_one(xm, self.sample_rate / f0))
 
 
 class Hps(_HarmonicSpectrum):
@@ -2249,20 +2256,14 @@ class Hps(_HarmonicSpectrum):
 
     def _compiled_one(self, xm: np.ndarray) -> np.ndarray:
         """:meth:`_process_one` by the compiled kernels, from the centred frame."""
-        N = self.frame_length
-        buf = self._plan_one.input.reshape(-1)
-        np.multiply(xm, self._window, out=buf[:N])
-        buf[N:] = 0.0
-        ri = self._plan_one().reshape(-1).view(np.float32)  # re, im, re, im, ...
         L = self._power_one
-        _power_floor_kernel(ri, self._bins_one, self._floor_gain, _TINY32_F, L)
+        _power_floor_kernel(self._spectrum_one(xm), self._bins_one, self._floor_gain, _TINY32_F, L)
         np.log(L, out=L)
         f0 = _hps_decide_kernel(L, self._bins_one, *self._bufs_one, self._hk_one, self.n_harmonics,
-                                self._k_lo, self._k_hi, np.float32(self.octave_guard_db * _NEPERS_PER_DB),
+                                self._k_lo, self._k_hi,
+                                np.float32(self.octave_guard_db * math.log(10.0) / 20.0),  # as _process_one
                                 self.n_fft // 2 + 1) * self.bin_hz
-        per = np.float32(_periodicity_kernel(xm, self.sample_rate / f0, _TINY32))
-        voiced = per >= self._voicing_threshold
-        return np.array([[[f0 if voiced else 0.0, per, 1.0 if voiced else 0.0]]], dtype=np.float32)
+        return self._voiced_row(f0, np.float32(_periodicity_kernel(xm, self.sample_rate / f0, _TINY32)))
 
     _one_frame = _process_one
 
