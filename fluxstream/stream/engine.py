@@ -188,7 +188,7 @@ class Engine:
         """
         if self._opened:
             return
-        if getattr(self.source, "live", False) or getattr(self.source, "realtime", False):
+        if self._paced():
             # The compiled kernels, ready before a device's callback needs the GIL (numba
             # holds it while compiling or loading). A file run as fast as it can has no
             # callback to starve: its kernels load on first use.
@@ -223,12 +223,17 @@ class Engine:
         self.graph.set_threads(self.config.analysis.threads_for(bool(self.source.live),
                                                                 block // self.ctx.hop_length))
 
+    def _paced(self) -> bool:
+        """Whether the source delivers at real time (a device, or a file or the demo
+        paced as one): then a block has a deadline."""
+        return bool(getattr(self.source, "live", False) or getattr(self.source, "realtime", False))
+
     def _warm_up(self, block: int) -> None:
         """Run the graph over silent blocks of the source's size, then reset it, so that FFT
         plans and buffers exist before the first live block (no first-block hiccup). A file
         (not paced at real time) has no deadline to miss: its first block plans instead,
         which costs less than analysing seconds of silence in large file blocks."""
-        if block <= 0 or not (self.source.live or getattr(self.source, "realtime", False)):
+        if block <= 0 or not self._paced():
             return
         zeros = np.zeros((block, self.source.channels), dtype=np.float32)
         for _ in range(2 + self.ctx.n_fft // block):
