@@ -38,7 +38,6 @@ __all__ = ["SUMMARY_COLUMNS", "SummaryKernel", "spectral_summary"]
 #: Frames up to which the final formulas run on Python floats (see ``__call__``).
 _SCALAR_FRAMES = 4
 
-_TINY32_F = np.float32(_TINY32)
 
 #: Column order of :class:`SummaryKernel`'s output.
 SUMMARY_COLUMNS = ("centroid", "spread", "skewness", "kurtosis", "slope", "decrease", "crest",
@@ -181,7 +180,7 @@ class SummaryKernel:
         two passes around one numpy log, sums in float64, :meth:`_finish_frame`'s formulas.
         None for a frame with NaN or inf, which the numpy path handles."""
         buf = self._logs_one
-        r1 = frame_kernels.summary_pass1(x, self._W64, self._amin32, _TINY32_F, buf)
+        r1 = frame_kernels.summary_pass1(x, self._W64, self._amin32, _TINY32, buf)  # (a float32)
         if not math.isfinite(r1[0]):
             return None
         np.log(buf, out=buf)
