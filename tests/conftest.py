@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.helpers import KERNELS, use_kernels
+
 # Seeded, bounded property tests: the same examples on every run and machine, fast on 2
 # cores. FLUXSTREAM_HYPOTHESIS=thorough explores more (and randomly) on demand.
 settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
@@ -37,13 +39,9 @@ def fft_backend(request) -> str:
     return request.param
 
 
-@pytest.fixture(params=["numpy", "jit"])
-def kernels(request, monkeypatch) -> str:
-    """Stages built in the test use the numpy one-frame paths, or the compiled kernels
-    (the ``jit`` extra; skipped where numba is missing)."""
-    from fluxstream.dsp import _jit
-
-    if request.param == "jit" and not _jit.AVAILABLE:
-        pytest.skip("numba is not installed (the jit extra)")
-    monkeypatch.setattr(_jit, "ENABLED", request.param == "jit")
-    return request.param
+@pytest.fixture(params=KERNELS)
+def kernels(request) -> str:
+    """Stages built and run in the test use the numpy one-frame paths, or the compiled
+    kernels (the ``jit`` extra; skipped where numba is missing)."""
+    with use_kernels(request.param):
+        yield request.param
