@@ -45,3 +45,12 @@ def kernels(request) -> str:
     kernels (the ``jit`` extra; skipped where numba is missing)."""
     with use_kernels(request.param):
         yield request.param
+
+
+def pytest_sessionstart(session):
+    """Compile (or load) the jit kernels once, before any test: otherwise, on a fresh
+    clone, the first ``listen`` subprocess of the JACK tests compiles them (seconds of
+    CPU while the dummy server's clock runs, an xrun the tests then have to retry)."""
+    from fluxstream.dsp import _jit
+
+    _jit.warm()
